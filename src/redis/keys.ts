@@ -1,0 +1,37 @@
+/**
+ * Every Redis key and channel the service uses, built in one place under one prefix
+ * (empty by default, so room state sits at `room:{roomId}:users` as the protocol states).
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string = "") {}
+
+  /** Hash of a room's users: field userId, value JSON (see lua/lib.lua). */
+  room(roomId: string): string {
+    return `${this.prefix}room:${roomId}:users`;
+  }
+
+  /** Sorted set of users in their grace period, scored by the time their departure is due. */
+  get grace(): string {
+    return `${this.prefix}presence:grace`;
+  }
+
+  /** Set of instance ids that have registered (alive or not yet reaped). */
+  get instances(): string {
+    return `${this.prefix}presence:instances`;
+  }
+
+  /** An instance's lease: exists while the instance is alive. */
+  lease(instanceId: string): string {
+    return `${this.prefix}presence:instance:${instanceId}`;
+  }
+
+  /** Set of rooms where an instance holds sockets. */
+  instanceRooms(instanceId: string): string {
+    return `${this.prefix}presence:instance:${instanceId}:rooms`;
+  }
+
+  /** Key prefix of the Socket.IO Redis adapter's channels. */
+  get adapterChannel(): string {
+    return `${this.prefix}socket.io`;
+  }
+}

@@ -1,0 +1,39 @@
+import { readFileSync } from "node:fs";
+import type { Redis, Result } from "ioredis";
+
+const SCRIPTS = {
+  presenceJoin: { file: "join.lua", keys: 3 },
+  presenceDrop: { file: "drop.lua", keys: 3 },
+  presenceLeave: { file: "leave.lua", keys: 3 },
+  presenceConfirmDue: { file: "confirm_due.lua", keys: 1 },
+  presenceHeartbeat: { file: "heartbeat.lua", keys: 2 },
+  presenceReapDead: { file: "reap_dead.lua", keys: 2 },
+  presenceSync: { file: "sync.lua", keys: 2 },
+  presenceDeregister: { file: "deregister.lua", keys: 3 },
+} as const;
+
+type Arg = string | number;
+
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    presenceJoin(k1: string, k2: string, k3: string, ...argv: Arg[]): Result<[string, string[]], Context>;
+    presenceDrop(k1: string, k2: string, k3: string, ...argv: Arg[]): Result<number, Context>;
+    presenceLeave(k1: string, k2: string, k3: string, ...argv: Arg[]): Result<[number, string], Context>;
+    presenceConfirmDue(k1: string, ...argv: Arg[]): Result<string[], Context>;
+    presenceHeartbeat(k1: string, k2: string, ...argv: Arg[]): Result<number, Context>;
+    presenceReapDead(k1: string, k2: string, ...argv: Arg[]): Result<string[], Context>;
+    presenceSync(k1: string, k2: string, ...argv: Arg[]): Result<string[], Context>;
+    presenceDeregister(k1: string, k2: string, k3: string, ...argv: Arg[]): Result<number, Context>;
+  }
+}
+
+const luaDir = new URL("../../lua/", import.meta.url);
+
+/** Registers the presence Lua scripts on a client (each is lib.lua followed by its own file). */
+export function definePresenceScripts(client: Redis): void {
+  const lib = readFileSync(new URL("lib.lua", luaDir), "utf8");
+  for (const [name, { file, keys }] of Object.entries(SCRIPTS)) {
+    const body = readFileSync(new URL(file, luaDir), "utf8");
+    client.defineCommand(name, { numberOfKeys: keys, lua: `${lib}\n${body}` });
+  }
+}

@@ -1,0 +1,163 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Redis } from "ioredis";
+import { MemoryRoomStore } from "../../src/store/memory-room-store.js";
+import { RedisRoomStore } from "../../src/store/redis-room-store.js";
+import type { RoomStore } from "../../src/store/room-store.js";
+import { RedisKeys } from "../../src/redis/keys.js";
+import { RedisServer } from "../helpers/redis-server.js";
+
+const GRACE = 200;
+const A = "inst-a";
+const B = "inst-b";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls confirmDue until something is confirmed (or the time is up). */
+async function confirmWithin(store: RoomStore, ms: number) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const due = await store.confirmDue(100);
+    if (due.length > 0 || Date.now() > deadline) return due;
+    await sleep(20);
+  }
+}
+
+let redisServer: RedisServer;
+let redis: Redis;
+
+beforeAll(async () => {
+  redisServer = await RedisServer.start();
+  redis = redisServer.client();
+});
+afterAll(async () => {
+  redis.disconnect();
+  await redisServer.stop();
+});
+
+const backends: [string, () => RoomStore][] = [
+  ["memory", () => new MemoryRoomStore()],
+  ["redis", () => new RedisRoomStore(redis, new RedisKeys())],
+];
+
+describe.each(backends)("RoomStore contract (%s)", (name, make) => {
+  let store: RoomStore;
+  beforeEach(async () => {
+    await redis.flushall();
+    store = make();
+  });
+
+  const join = (userId: string, connections = 1, instanceId = A, roomId = "r1") =>
+    store.join({ roomId, userId, username: userId.toUpperCase(), instanceId, connections });
+
+  it("announces a new user as connect and lists the others present", async () => {
+    expect(await join("alice")).toEqual({ kind: "connect", users: [] });
+    expect(await join("bob")).toEqual({ kind: "connect", users: [{ userId: "alice", username: "ALICE" }] });
+  });
+
+  it("treats a second tab and a rejoin in grace as the same presence", async () => {
+    await join("alice");
+    expect((await join("alice", 2)).kind).toBe("rejoin");
+    expect(await store.drop({ roomId: "r1", userId: "alice", instanceId: A, connections: 1, graceMs: GRACE })).toBeNull();
+    const remaining = await store.drop({ roomId: "r1", userId: "alice", instanceId: A, connections: 0, graceMs: GRACE });
+    expect(remaining).toBeGreaterThan(0);
+    expect(remaining).toBeLessThanOrEqual(GRACE);
+    expect((await join("alice", 1, B)).kind).toBe("rejoin");
+    await sleep(GRACE + 50);
+    expect(await store.confirmDue(10)).toEqual([]);
+    expect((await store.roomUsers("r1"))[0]).toMatchObject({ userId: "alice", isDisconnectConfirm: false, connections: 1 });
+  });
+
+  it("confirms a departure once after the grace period, then a return is a reconnect", async () => {
+    await join("alice");
+    await join("bob");
+    await store.drop({ roomId: "r1", userId: "bob", instanceId: A, connections: 0, graceMs: GRACE });
+    expect(await store.confirmDue(10)).toEqual([]);
+    expect(await confirmWithin(store, GRACE * 5)).toEqual([{ roomId: "r1", userId: "bob", username: "BOB" }]);
+    expect(await store.confirmDue(10)).toEqual([]);
+    const users = await store.roomUsers("r1");
+    expect(users.find((u) => u.userId === "bob")).toMatchObject({ isDisconnectConfirm: true });
+    expect(await join("bob")).toEqual({ kind: "reconnect", users: [{ userId: "alice", username: "ALICE" }] });
+  });
+
+  it("confirms an intentional leave at once, unless another socket remains", async () => {
+    await join("alice");
+    await join("bob", 2);
+    expect(await store.leave({ roomId: "r1", userId: "bob", instanceId: A, connections: 1 })).toBeNull();
+    expect(await store.leave({ roomId: "r1", userId: "bob", instanceId: A, connections: 0 })).toEqual({
+      roomId: "r1",
+      userId: "bob",
+      username: "BOB",
+    });
+    expect(await store.leave({ roomId: "r1", userId: "bob", instanceId: A, connections: 0 })).toBeNull();
+  });
+
+  it("deletes the room once nobody is present", async () => {
+    await join("alice");
+    await join("bob");
+    await store.leave({ roomId: "r1", userId: "alice", instanceId: A, connections: 0 });
+    expect(await store.roomUsers("r1")).toHaveLength(2);
+    await store.leave({ roomId: "r1", userId: "bob", instanceId: A, connections: 0 });
+    expect(await store.roomUsers("r1")).toEqual([]);
+    if (name === "redis") expect(await redis.keys("room:*")).toEqual([]);
+  });
+
+  it("keeps a user present while another instance holds a socket", async () => {
+    await join("alice", 1, A);
+    await join("alice", 1, B);
+    expect(await store.drop({ roomId: "r1", userId: "alice", instanceId: A, connections: 0, graceMs: GRACE })).toBeNull();
+    expect((await store.roomUsers("r1"))[0]).toMatchObject({ connections: 1, isDisconnectConfirm: false });
+  });
+
+  it("sync writes an instance's view back and reports users to announce again", async () => {
+    await join("alice", 1, A);
+    await join("bob", 1, A);
+    await join("carol", 1, A);
+    // bob is confirmed gone elsewhere while A still holds him; carol is no longer held by A.
+    await store.drop({ roomId: "r1", userId: "bob", instanceId: A, connections: 0, graceMs: 0 });
+    await confirmWithin(store, 500);
+    const reconnected = await store.sync(
+      A,
+      [
+        { roomId: "r1", userId: "alice", username: "ALICE", connections: 2 },
+        { roomId: "r1", userId: "bob", username: "BOB", connections: 1 },
+      ],
+      GRACE,
+    );
+    expect(reconnected).toEqual([{ roomId: "r1", userId: "bob", username: "BOB" }]);
+    const users = Object.fromEntries((await store.roomUsers("r1")).map((u) => [u.userId, u]));
+    expect(users.alice).toMatchObject({ connections: 2, isDisconnectConfirm: false });
+    expect(users.bob).toMatchObject({ connections: 1, isDisconnectConfirm: false });
+    expect(users.carol).toMatchObject({ connections: 0, isDisconnectConfirm: false });
+    expect(users.carol?.graceUntil).toBeDefined();
+  });
+
+  it("deregister starts the grace period of the instance's users", async () => {
+    await join("alice", 1, A);
+    await join("bob", 1, B);
+    await store.deregister(A, GRACE);
+    expect(await confirmWithin(store, GRACE * 5)).toEqual([{ roomId: "r1", userId: "alice", username: "ALICE" }]);
+  });
+
+  if (name === "redis") {
+    it("reaps an instance whose lease expired, and only that one", async () => {
+      expect(await store.heartbeat(A, 100)).toBe(true);
+      expect(await store.heartbeat(A, 100)).toBe(false);
+      expect(await store.heartbeat(B, 10_000)).toBe(true);
+      await join("alice", 1, A);
+      await join("bob", 1, B);
+      expect(await store.reapDeadInstances(B, GRACE)).toEqual([]);
+      await sleep(150);
+      expect(await store.reapDeadInstances(B, GRACE)).toEqual([A]);
+      expect(await store.reapDeadInstances(B, GRACE)).toEqual([]);
+      expect(await confirmWithin(store, GRACE * 5)).toEqual([{ roomId: "r1", userId: "alice", username: "ALICE" }]);
+      expect(await redis.exists(`presence:instance:${A}:rooms`)).toBe(0);
+      expect(await store.heartbeat(A, 100)).toBe(true);
+    });
+
+    it("stores the documented value shape", async () => {
+      await join("alice");
+      const raw = await redis.hget("room:r1:users", "alice");
+      expect(JSON.parse(raw!)).toMatchObject({ username: "ALICE", isDisconnectConfirm: false });
+      expect(await redis.type("room:r1:users")).toBe("hash");
+    });
+  }
+});
