@@ -1,0 +1,146 @@
+import type { Logger } from "../logger.js";
+import type { FailoverRoomStore } from "../store/failover-room-store.js";
+import type { Departure, JoinResult } from "../store/room-store.js";
+import type { LocalRegistry } from "./local-registry.js";
+
+/** Where presence changes are told to the room. */
+export interface PresenceAnnouncer {
+  departed(d: Departure): void;
+  reconnected(d: Departure): void;
+}
+
+export interface PresenceOptions {
+  instanceId: string;
+  graceMs: number;
+  leaseMs: number;
+  sweepMs: number;
+}
+
+/** Most departures confirmed per sweep round trip. */
+const CONFIRM_BATCH = 200;
+
+/**
+ * Cluster-wide presence for this instance's sockets.
+ *
+ * Each change is recorded locally first (synchronously, in event order) and then sent to the
+ * store, so the store sees changes in the order they happened. A dropped user's departure is
+ * confirmed when its grace period ends: by this instance's timer, or by any instance's sweep
+ * when this one is gone. A lease, renewed by the heartbeat, tells the others this instance is
+ * alive; instances whose lease expired are reaped by the sweep.
+ */
+export class PresenceService {
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private sweeping = false;
+  private stopped = false;
+
+  constructor(
+    private readonly store: FailoverRoomStore,
+    readonly registry: LocalRegistry,
+    private readonly announcer: PresenceAnnouncer,
+    private readonly options: PresenceOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Registers this instance (and writes back its state when the store needs it), then starts the loops. */
+  async start(): Promise<void> {
+    await this.heartbeat();
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(100, Math.floor(this.options.leaseMs / 4)));
+    this.sweepTimer = setInterval(() => void this.sweep(), this.options.sweepMs);
+    this.heartbeatTimer.unref();
+    this.sweepTimer.unref();
+  }
+
+  /** A socket joined a room as a user. */
+  join(socketId: string, roomId: string, userId: string, username: string): Promise<JoinResult> {
+    const connections = this.registry.add(roomId, userId, username, socketId);
+    return this.store.join({ roomId, userId, username, instanceId: this.options.instanceId, connections });
+  }
+
+  /** A socket dropped without a goodbye: the user's grace period starts when it was their last. */
+  async drop(socketId: string, roomId: string, userId: string): Promise<void> {
+    if (this.stopped) return;
+    const connections = this.registry.remove(roomId, userId, socketId);
+    const remaining = await this.store.drop({
+      roomId,
+      userId,
+      instanceId: this.options.instanceId,
+      connections,
+      graceMs: this.options.graceMs,
+    });
+    if (remaining === null) {
+      this.registry.forgetIfIdle(roomId, userId);
+      return;
+    }
+    this.registry.startGrace(roomId, userId, remaining, () => {
+      this.registry.forgetIfIdle(roomId, userId);
+      void this.confirmDue();
+    });
+  }
+
+  /** A socket left on purpose: the departure is announced at once when it was the user's last. */
+  async leave(socketId: string, roomId: string, userId: string): Promise<void> {
+    const connections = this.registry.remove(roomId, userId, socketId);
+    if (connections === 0) this.registry.forgetIfIdle(roomId, userId);
+    const departure = await this.store.leave({ roomId, userId, instanceId: this.options.instanceId, connections });
+    if (departure) this.announcer.departed(departure);
+  }
+
+  /**
+   * Stops the loops. With `handOver`, this instance's users start their grace period in the
+   * shared store, so the rest of the cluster announces those who do not come back.
+   */
+  async stop(handOver: boolean): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.heartbeatTimer);
+    clearInterval(this.sweepTimer);
+    this.registry.clear();
+    if (handOver) await this.store.deregister(this.options.instanceId, this.options.graceMs);
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      if (this.store.mode === "memory") {
+        const reconnected = await this.store.recover();
+        reconnected?.forEach((d) => this.announcer.reconnected(d));
+        return;
+      }
+      const lapsed = await this.store.heartbeat(this.options.instanceId, this.options.leaseMs);
+      if (lapsed && this.store.mode === "shared") {
+        const users = this.registry.snapshot();
+        const reconnected = await this.store.sync(this.options.instanceId, users, this.options.graceMs);
+        this.logger.info({ users: users.length }, "presence lease (re)acquired: local state written to redis");
+        reconnected.forEach((d) => this.announcer.reconnected(d));
+      }
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, "presence heartbeat failed");
+    }
+  }
+
+  private async sweep(): Promise<void> {
+    if (this.sweeping || this.stopped) return;
+    this.sweeping = true;
+    try {
+      const reaped = await this.store.reapDeadInstances(this.options.instanceId, this.options.graceMs);
+      if (reaped.length > 0) this.logger.warn({ instances: reaped }, "instances presumed dead: their users dropped");
+      await this.confirmDue();
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, "presence sweep failed");
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private async confirmDue(): Promise<void> {
+    for (;;) {
+      const due = await this.store.confirmDue(CONFIRM_BATCH);
+      for (const d of due) {
+        this.registry.forgetIfIdle(d.roomId, d.userId);
+        this.announcer.departed(d);
+      }
+      if (due.length < CONFIRM_BATCH) return;
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import type { ChatErrorBody } from "./errors.js";
+import type { UserRef } from "../store/room-store.js";
+
+export type Ack = (response: AckResponse) => void;
+export type AckResponse = ({ ok: true } & Record<string, unknown>) | { ok: false; error: ChatErrorBody };
+
+/** Events a client sends. Payloads are `unknown`: everything is validated before use. */
+export interface ClientToServerEvents {
+  join_room: (payload: unknown, ack?: Ack) => void;
+  send_message: (payload: unknown, ack?: Ack) => void;
+  leave_session: (payload?: unknown, ack?: Ack) => void;
+}
+
+/** `receive_message`: the seed's fields plus the deployed web client's names (senderId, text). */
+export interface ChatMessage {
+  id: string;
+  roomId: string;
+  userId: string;
+  username: string;
+  content: string;
+  timestamp: number;
+  serverTimestamp: number;
+  senderId: string;
+  text: string;
+}
+
+export type SystemEventType = "connect" | "reconnect" | "disconnect" | "existing_users";
+
+/** `system_message`: the seed's fields plus `event` (= eventType) and a readable `text`. */
+export interface SystemMessage {
+  eventType: SystemEventType;
+  event: SystemEventType;
+  roomId: string;
+  userId?: string;
+  username?: string;
+  users?: UserRef[];
+  text: string;
+  timestamp: number;
+}
+
+export interface ServerToClientEvents {
+  receive_message: (message: ChatMessage) => void;
+  system_message: (message: SystemMessage) => void;
+  chat_error: (error: ChatErrorBody & { event: string }) => void;
+}
+
+export type InterServerEvents = Record<string, never>;
+
+/** What a socket is, once it has joined. */
+export interface SocketData {
+  userId?: string;
+  username?: string;
+  roomId?: string;
+}

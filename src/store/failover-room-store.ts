@@ -1,0 +1,142 @@
+import type { Logger } from "../logger.js";
+import type { MemoryRoomStore } from "./memory-room-store.js";
+import type {
+  Departure,
+  JoinResult,
+  LocalPresence,
+  PresenceKey,
+  RoomStore,
+  StoredUser,
+} from "./room-store.js";
+
+export type StoreMode = "shared" | "memory";
+
+/**
+ * Redis while it answers, memory while it does not.
+ *
+ * Every change this instance makes is applied to the memory store as well, so when Redis
+ * is lost the memory store already holds this instance's rooms and serves them at once.
+ * When Redis answers again, this instance's view is written back ({@link RoomStore.sync})
+ * before any later change is sent, and the shared mode resumes by itself.
+ */
+export class FailoverRoomStore implements RoomStore {
+  private currentMode: StoreMode;
+
+  constructor(
+    private readonly redis: RoomStore,
+    private readonly memory: MemoryRoomStore,
+    private readonly options: {
+      instanceId: string;
+      graceMs: number;
+      leaseMs: number;
+      /** This instance's users right now (the source of truth for write-back). */
+      snapshot: () => LocalPresence[];
+      logger: Logger;
+      onModeChange?: (mode: StoreMode) => void;
+    },
+    initialMode: StoreMode,
+  ) {
+    this.currentMode = initialMode;
+  }
+
+  get mode(): StoreMode {
+    return this.currentMode;
+  }
+
+  /** Switches to memory mode (idempotent), e.g. when the Redis connection closes. */
+  enterMemoryMode(reason: unknown): void {
+    if (this.currentMode === "memory") return;
+    this.currentMode = "memory";
+    this.options.logger.warn(
+      { err: reason instanceof Error ? reason.message : String(reason) },
+      "redis unavailable: serving rooms from memory until it is back",
+    );
+    this.options.onModeChange?.("memory");
+  }
+
+  /**
+   * In memory mode, tries Redis once: when it answers, writes this instance's state back and
+   * returns to shared mode. Returns the users to announce as reconnected, or null when Redis
+   * is still away (or the store was already shared).
+   */
+  async recover(): Promise<Departure[] | null> {
+    if (this.currentMode === "shared") return null;
+    try {
+      await this.redis.heartbeat(this.options.instanceId, this.options.leaseMs);
+      // The snapshot is taken and sent before any later change can be, so nothing is lost.
+      const users = this.options.snapshot();
+      this.currentMode = "shared";
+      const reconnected = await this.redis.sync(this.options.instanceId, users, this.options.graceMs);
+      this.options.logger.info({ restored: users.length }, "shared mode: room state written to redis");
+      this.options.onModeChange?.("shared");
+      return reconnected;
+    } catch (err) {
+      this.currentMode = "memory";
+      this.options.logger.debug({ err: (err as Error).message }, "redis still unavailable");
+      return null;
+    }
+  }
+
+  join(p: PresenceKey & { username: string; instanceId: string; connections: number }): Promise<JoinResult> {
+    return this.both((s) => s.join(p));
+  }
+
+  drop(p: PresenceKey & { instanceId: string; connections: number; graceMs: number }): Promise<number | null> {
+    return this.both((s) => s.drop(p));
+  }
+
+  leave(p: PresenceKey & { instanceId: string; connections: number }): Promise<Departure | null> {
+    return this.both((s) => s.leave(p));
+  }
+
+  async confirmDue(limit: number): Promise<Departure[]> {
+    // The memory copy expires its own graces silently while Redis is the authority.
+    return this.both((s) => s.confirmDue(limit));
+  }
+
+  heartbeat(instanceId: string, leaseMs: number): Promise<boolean> {
+    return this.sharedOnly((s) => s.heartbeat(instanceId, leaseMs), false);
+  }
+
+  reapDeadInstances(selfId: string, graceMs: number): Promise<string[]> {
+    return this.sharedOnly((s) => s.reapDeadInstances(selfId, graceMs), []);
+  }
+
+  sync(instanceId: string, users: LocalPresence[], graceMs: number): Promise<Departure[]> {
+    return this.sharedOnly((s) => s.sync(instanceId, users, graceMs), []);
+  }
+
+  async deregister(instanceId: string, graceMs: number): Promise<void> {
+    await this.memory.deregister(instanceId, graceMs);
+    await this.sharedOnly((s) => s.deregister(instanceId, graceMs), undefined);
+  }
+
+  roomUsers(roomId: string): Promise<StoredUser[]> {
+    return this.currentMode === "shared" ? this.redis.roomUsers(roomId) : this.memory.roomUsers(roomId);
+  }
+
+  /** Applies a change to both stores; answers from Redis while it is up, else from memory. */
+  private async both<T>(op: (store: RoomStore) => Promise<T>): Promise<T> {
+    // Redis first, so its commands leave in the order the changes happened.
+    const remote = this.currentMode === "shared" ? op(this.redis) : undefined;
+    const local = op(this.memory);
+    if (remote) {
+      try {
+        return await remote;
+      } catch (err) {
+        this.enterMemoryMode(err);
+      }
+    }
+    return local;
+  }
+
+  private async sharedOnly<T>(op: (store: RoomStore) => Promise<T>, fallback: T): Promise<T> {
+    if (this.currentMode !== "shared") return fallback;
+    try {
+      return await op(this.redis);
+    } catch (err) {
+      this.enterMemoryMode(err);
+      return fallback;
+    }
+  }
+}
