@@ -77,7 +77,13 @@ export class ChatService {
       departed: (d) => this.io.to(socketRoom(d.roomId)).emit("system_message", userNotice("disconnect", d.roomId, d)),
       reconnected: (d) => this.io.to(socketRoom(d.roomId)).emit("system_message", userNotice("reconnect", d.roomId, d)),
     };
-    this.presence = new PresenceService(this.store, registry, announcer, { instanceId: this.instanceId, ...config.presence }, logger);
+    this.presence = new PresenceService(
+      this.store,
+      registry,
+      announcer,
+      { instanceId: this.instanceId, ...config.presence },
+      logger,
+    );
     registerChatHandlers(this.io, {
       presence: this.presence,
       maxMessageLength: config.limits.maxMessageLength,

@@ -43,7 +43,8 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
   const { presence, logger } = deps;
 
   /** Runs a handler; a ChatError is answered to the client, anything else is logged and answered as internal. */
-  const guard = (socket: ChatSocket, event: string, run: (payload: unknown, ack: Ack | undefined) => unknown) =>
+  const guard =
+    (socket: ChatSocket, event: string, run: (payload: unknown, ack: Ack | undefined) => unknown) =>
     (...args: unknown[]) => {
       const { payload, ack } = splitArgs(args);
       const fail = (err: unknown) => {
@@ -100,7 +101,10 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     }
     const content = (m.content ?? m.text)!;
     if (content.length > deps.maxMessageLength) {
-      throw new ChatError(ErrorCode.MessageTooLong, `message content is longer than ${deps.maxMessageLength} characters`);
+      throw new ChatError(
+        ErrorCode.MessageTooLong,
+        `message content is longer than ${deps.maxMessageLength} characters`,
+      );
     }
     if (content.trim() === "") throw new ChatError(ErrorCode.InvalidPayload, "message content must not be empty");
     const now = Date.now();
@@ -129,13 +133,27 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
 
   io.on("connection", (socket) => {
     logger.debug({ socket: socket.id }, "connected");
-    socket.on("join_room", guard(socket, "join_room", (payload, ack) => onJoin(socket, payload, ack)));
-    socket.on("send_message", guard(socket, "send_message", (payload, ack) => onSendMessage(socket, payload, ack)));
-    socket.on("leave_session", guard(socket, "leave_session", (_payload, ack) => onLeaveSession(socket, ack)));
+    socket.on(
+      "join_room",
+      guard(socket, "join_room", (payload, ack) => onJoin(socket, payload, ack)),
+    );
+    socket.on(
+      "send_message",
+      guard(socket, "send_message", (payload, ack) => onSendMessage(socket, payload, ack)),
+    );
+    socket.on(
+      "leave_session",
+      guard(socket, "leave_session", (_payload, ack) => onLeaveSession(socket, ack)),
+    );
     socket.onAny((event: unknown, ...args: unknown[]) => {
       const name = typeof event === "string" ? event : String(event);
       if (KNOWN_EVENTS.has(name)) return;
-      refuse(socket, name, splitArgs(args).ack, new ChatError(ErrorCode.UnknownEvent, `unknown event "${name.slice(0, 64)}"`));
+      refuse(
+        socket,
+        name,
+        splitArgs(args).ack,
+        new ChatError(ErrorCode.UnknownEvent, `unknown event "${name.slice(0, 64)}"`),
+      );
     });
     socket.on("disconnect", (reason) => {
       const { roomId, userId } = socket.data;

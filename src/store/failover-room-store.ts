@@ -1,13 +1,6 @@
 import type { Logger } from "../logger.js";
 import type { MemoryRoomStore } from "./memory-room-store.js";
-import type {
-  Departure,
-  JoinResult,
-  LocalPresence,
-  PresenceKey,
-  RoomStore,
-  StoredUser,
-} from "./room-store.js";
+import type { Departure, JoinResult, LocalPresence, PresenceKey, RoomStore, StoredUser } from "./room-store.js";
 
 export type StoreMode = "shared" | "memory";
 

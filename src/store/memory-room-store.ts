@@ -1,11 +1,4 @@
-import type {
-  Departure,
-  JoinResult,
-  LocalPresence,
-  PresenceKey,
-  RoomStore,
-  StoredUser,
-} from "./room-store.js";
+import type { Departure, JoinResult, LocalPresence, PresenceKey, RoomStore, StoredUser } from "./room-store.js";
 
 interface Entry {
   username: string;

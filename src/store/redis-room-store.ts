@@ -1,13 +1,6 @@
 import type { Redis } from "ioredis";
 import type { RedisKeys } from "../redis/keys.js";
-import type {
-  Departure,
-  JoinResult,
-  LocalPresence,
-  PresenceKey,
-  RoomStore,
-  StoredUser,
-} from "./room-store.js";
+import type { Departure, JoinResult, LocalPresence, PresenceKey, RoomStore, StoredUser } from "./room-store.js";
 import { definePresenceScripts } from "./redis-scripts.js";
 
 const toDepartures = (flat: string[]): Departure[] => {
@@ -34,8 +27,7 @@ const parseStored = (userId: string, raw: string): StoredUser => {
   } catch {
     // an unreadable value counts as an anonymous, absent user
   }
-  const instances =
-    value.instances && typeof value.instances === "object" ? Object.values(value.instances) : [];
+  const instances = value.instances && typeof value.instances === "object" ? Object.values(value.instances) : [];
   return {
     userId,
     username: typeof value.username === "string" ? value.username : "",

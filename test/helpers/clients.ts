@@ -6,7 +6,13 @@ export type Client = Socket;
 
 /** A Socket.IO client over a real WebSocket; resolves once connected. */
 export async function connect(url: string, options: Partial<ManagerOptions & SocketOptions> = {}): Promise<Client> {
-  const socket = io(url, { path: SOCKET_PATH, transports: ["websocket"], forceNew: true, reconnection: false, ...options });
+  const socket = io(url, {
+    path: SOCKET_PATH,
+    transports: ["websocket"],
+    forceNew: true,
+    reconnection: false,
+    ...options,
+  });
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", () => resolve());
     socket.once("connect_error", (err) => {

@@ -143,7 +143,9 @@ describe("send_message", () => {
     const mallory = await client("mallory", room);
     const bob = await client("bob", room);
     const got = record(bob, "receive_message");
-    const ack = await mallory.emitWithAck("send_message", { message: { userId: "bob", username: "BOB", content: "x" } });
+    const ack = await mallory.emitWithAck("send_message", {
+      message: { userId: "bob", username: "BOB", content: "x" },
+    });
     expect(ack).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
     const err = nextEvent(mallory, "chat_error");
     mallory.emit("send_message", { message: { senderId: "bob", text: "x" } });
@@ -160,7 +162,11 @@ describe("send_message", () => {
     const stats = async () => {
       const info = await redis.info("commandstats");
       const calls = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
-      return { scripts: calls("evalsha") + calls("eval"), reads: calls("hget") + calls("hgetall"), publish: calls("publish") };
+      return {
+        scripts: calls("evalsha") + calls("eval"),
+        reads: calls("hget") + calls("hgetall"),
+        publish: calls("publish"),
+      };
     };
     const received = record(bob, "receive_message");
     // Let the presence loops run once so only the messages differ between the two readings.

@@ -56,14 +56,26 @@ describe.each(backends)("RoomStore contract (%s)", (name, make) => {
   it("treats a second tab and a rejoin in grace as the same presence", async () => {
     await join("alice");
     expect((await join("alice", 2)).kind).toBe("rejoin");
-    expect(await store.drop({ roomId: "r1", userId: "alice", instanceId: A, connections: 1, graceMs: GRACE })).toBeNull();
-    const remaining = await store.drop({ roomId: "r1", userId: "alice", instanceId: A, connections: 0, graceMs: GRACE });
+    expect(
+      await store.drop({ roomId: "r1", userId: "alice", instanceId: A, connections: 1, graceMs: GRACE }),
+    ).toBeNull();
+    const remaining = await store.drop({
+      roomId: "r1",
+      userId: "alice",
+      instanceId: A,
+      connections: 0,
+      graceMs: GRACE,
+    });
     expect(remaining).toBeGreaterThan(0);
     expect(remaining).toBeLessThanOrEqual(GRACE);
     expect((await join("alice", 1, B)).kind).toBe("rejoin");
     await sleep(GRACE + 50);
     expect(await store.confirmDue(10)).toEqual([]);
-    expect((await store.roomUsers("r1"))[0]).toMatchObject({ userId: "alice", isDisconnectConfirm: false, connections: 1 });
+    expect((await store.roomUsers("r1"))[0]).toMatchObject({
+      userId: "alice",
+      isDisconnectConfirm: false,
+      connections: 1,
+    });
   });
 
   it("confirms a departure once after the grace period, then a return is a reconnect", async () => {
@@ -103,7 +115,9 @@ describe.each(backends)("RoomStore contract (%s)", (name, make) => {
   it("keeps a user present while another instance holds a socket", async () => {
     await join("alice", 1, A);
     await join("alice", 1, B);
-    expect(await store.drop({ roomId: "r1", userId: "alice", instanceId: A, connections: 0, graceMs: GRACE })).toBeNull();
+    expect(
+      await store.drop({ roomId: "r1", userId: "alice", instanceId: A, connections: 0, graceMs: GRACE }),
+    ).toBeNull();
     expect((await store.roomUsers("r1"))[0]).toMatchObject({ connections: 1, isDisconnectConfirm: false });
   });
 
