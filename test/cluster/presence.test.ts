@@ -1,0 +1,147 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Redis } from "ioredis";
+import { Cluster, CLUSTER_GRACE_MS } from "../helpers/cluster.js";
+import {
+  connect,
+  eventually,
+  join,
+  joined,
+  nextEvent,
+  record,
+  sleep,
+  systemEvent,
+  type Client,
+} from "../helpers/clients.js";
+
+let cluster: Cluster;
+let redis: Redis;
+let urls: string[];
+const clients: Client[] = [];
+let seq = 0;
+const newRoom = () => `cluster-room-${++seq}`;
+
+async function on(instance: number, userId: string, roomId: string): Promise<Client> {
+  const c = await joined(urls[instance]!, userId, roomId);
+  clients.push(c);
+  return c;
+}
+
+async function stored(roomId: string, userId: string) {
+  const raw = await redis.hget(`room:${roomId}:users`, userId);
+  return raw ? JSON.parse(raw) : null;
+}
+
+beforeAll(async () => {
+  cluster = await Cluster.start(3);
+  urls = cluster.instances.map((p) => p.url);
+  redis = cluster.redis.client();
+});
+afterEach(() => clients.splice(0).forEach((c) => c.close()));
+afterAll(async () => {
+  redis.disconnect();
+  await cluster.stop();
+});
+
+describe("several instances, one Redis", () => {
+  it("relays messages and notices between instances", async () => {
+    const room = newRoom();
+    const alice = await on(0, "alice", room);
+    const arrived = nextEvent(alice, "system_message", systemEvent("connect", "bob"));
+    const bob = await on(1, "bob", room);
+    await arrived;
+    const carol = await on(2, "carol", room);
+
+    const toBob = nextEvent(bob, "receive_message");
+    const toCarol = nextEvent(carol, "receive_message");
+    alice.emit("send_message", { message: { userId: "alice", content: "across instances" } });
+    expect((await toBob).content).toBe("across instances");
+    expect((await toCarol).content).toBe("across instances");
+
+    const toAlice = nextEvent(alice, "receive_message");
+    carol.emit("send_message", { message: { senderId: "carol", text: "back" } });
+    expect(await toAlice).toMatchObject({ senderId: "carol", text: "back" });
+
+    const leftForAlice = nextEvent(alice, "system_message", systemEvent("disconnect", "bob"), CLUSTER_GRACE_MS * 6);
+    const leftForCarol = nextEvent(carol, "system_message", systemEvent("disconnect", "bob"), CLUSTER_GRACE_MS * 6);
+    bob.disconnect();
+    await Promise.all([leftForAlice, leftForCarol]);
+  });
+
+  it("a drop on one instance and a rejoin on another within the grace period announce nothing", async () => {
+    const room = newRoom();
+    const alice = await on(0, "alice", room);
+    const arrived = nextEvent(alice, "system_message", systemEvent("connect", "bob"));
+    const bob = await on(1, "bob", room);
+    await arrived;
+    const notices = record(alice, "system_message");
+    bob.disconnect();
+    await eventually(async () => (await stored(room, "bob"))?.graceUntil !== undefined, 2000, "grace started");
+    const bobAgain = await connect(urls[2]!);
+    clients.push(bobAgain);
+    const existing = await join(bobAgain, "bob", room);
+    expect(existing.users).toEqual([{ userId: "alice", username: "ALICE" }]);
+    await sleep(CLUSTER_GRACE_MS * 2);
+    expect(notices).toEqual([]);
+    const value = await stored(room, "bob");
+    expect(value).toMatchObject({ isDisconnectConfirm: false });
+    expect(value.graceUntil).toBeUndefined();
+    expect(Object.values(value.instances)).toEqual([1]);
+  });
+
+  it("tabs of one user on different instances are one presence", async () => {
+    const room = newRoom();
+    const alice = await on(0, "alice", room);
+    const notices = record(alice, "system_message");
+    const tab1 = await on(1, "bob", room);
+    const tab2 = await on(2, "bob", room);
+    await eventually(() => notices.length >= 1);
+    tab1.disconnect();
+    await sleep(CLUSTER_GRACE_MS * 2);
+    expect(notices.map((n) => n.eventType)).toEqual(["connect"]);
+    expect(await stored(room, "bob")).toMatchObject({ isDisconnectConfirm: false });
+    tab2.disconnect();
+    await nextEvent(alice, "system_message", systemEvent("disconnect", "bob"), CLUSTER_GRACE_MS * 6);
+  });
+
+  it("announces each departure exactly once to every member, on every instance", async () => {
+    const room = newRoom();
+    const members = [await on(0, "m0", room), await on(1, "m1", room), await on(2, "m2", room)];
+    const leaver = await on(1, "leaver", room);
+    await sleep(100);
+    const seen = members.map((m) => record(m, "system_message"));
+    leaver.disconnect();
+    await Promise.all(
+      members.map((m) => nextEvent(m, "system_message", systemEvent("disconnect", "leaver"), CLUSTER_GRACE_MS * 6)),
+    );
+    await sleep(CLUSTER_GRACE_MS);
+    for (const s of seen) expect(s.filter((n) => n.eventType === "disconnect")).toHaveLength(1);
+  });
+
+  it("leave_session is announced at once on every instance", async () => {
+    const room = newRoom();
+    const alice = await on(0, "alice", room);
+    const carol = await on(2, "carol", room);
+    const bob = await on(1, "bob", room);
+    const t0 = Date.now();
+    const both = Promise.all(
+      [alice, carol].map((c) => nextEvent(c, "system_message", systemEvent("disconnect", "bob"))),
+    );
+    bob.emit("leave_session");
+    await both;
+    expect(Date.now() - t0).toBeLessThan(CLUSTER_GRACE_MS);
+  });
+
+  it("deletes the room once everybody has gone, wherever they were", async () => {
+    const room = newRoom();
+    const a = await on(0, "a", room);
+    const b = await on(1, "b", room);
+    a.disconnect();
+    b.emit("leave_session");
+    await eventually(
+      async () => (await redis.exists(`room:${room}:users`)) === 0,
+      CLUSTER_GRACE_MS * 6,
+      "room deleted",
+    );
+    expect(await redis.zcard("presence:grace")).toBe(0);
+  });
+});

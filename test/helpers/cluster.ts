@@ -1,0 +1,39 @@
+import { RedisServer } from "./redis-server.js";
+import { ServiceProcess } from "./process.js";
+
+/** Timings for cluster tests: short, but with room for three processes on two cores. */
+export const CLUSTER_ENV = {
+  DISCONNECT_GRACE_MS: "800",
+  INSTANCE_LEASE_MS: "1500",
+  PRESENCE_SWEEP_MS: "100",
+};
+export const CLUSTER_GRACE_MS = Number(CLUSTER_ENV.DISCONNECT_GRACE_MS);
+export const CLUSTER_LEASE_MS = Number(CLUSTER_ENV.INSTANCE_LEASE_MS);
+
+/** A private redis-server and N real service processes pointed at it. */
+export class Cluster {
+  private constructor(
+    readonly redis: RedisServer,
+    readonly instances: ServiceProcess[],
+    private readonly env: Record<string, string>,
+  ) {}
+
+  static async start(n: number, env: Record<string, string> = {}): Promise<Cluster> {
+    const redis = await RedisServer.start();
+    const fullEnv = { ...CLUSTER_ENV, ...env, REDIS_PORT: String(redis.port) };
+    const instances = await Promise.all(Array.from({ length: n }, () => ServiceProcess.start(fullEnv)));
+    return new Cluster(redis, instances, fullEnv);
+  }
+
+  /** Starts one more instance against the same Redis. */
+  async add(env: Record<string, string> = {}): Promise<ServiceProcess> {
+    const p = await ServiceProcess.start({ ...this.env, ...env });
+    this.instances.push(p);
+    return p;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.instances.map((p) => p.kill("SIGKILL")));
+    await this.redis.stop();
+  }
+}
