@@ -49,26 +49,32 @@ export class ServiceProcess {
     this.child = child;
     this.exit = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
     let buffer = "";
-    const listening = new Promise<void>((resolve, reject) => {
-      child.stdout!.on("data", (chunk: Buffer) => {
-        buffer += chunk.toString();
-        let nl: number;
-        while ((nl = buffer.indexOf("\n")) >= 0) {
-          const line = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + 1);
-          try {
-            const entry = JSON.parse(line) as Record<string, unknown>;
-            this.logs.push(entry);
-            if (entry.msg === "chat service listening") resolve();
-          } catch {
-            // not a log line
-          }
+    child.stdout!.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        try {
+          this.logs.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          // not a log line
         }
-      });
-      child.stderr!.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
-      void this.exit!.then((code) => reject(new Error(`service exited with ${code}: ${this.stderr}`)));
+      }
     });
-    await listening;
+    child.stderr!.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
+    // Ready when /ready answers 200 (whatever the log level).
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (!this.running) throw new Error(`service exited with ${child.exitCode}: ${this.stderr}`);
+      const ok = await fetch(`${this.url}/ready`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`service did not become ready: ${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** Resolves with the first log line matching `match` (past or future). */
