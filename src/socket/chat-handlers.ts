@@ -81,7 +81,7 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     socket.join(socketRoom(roomId));
     const { kind, users } = await presence.join(socket.id, roomId, userId, username);
     logger.info({ socket: socket.id, roomId, userId, kind }, "joined");
-    socket.emit("system_message", existingUsers(roomId, users));
+    socket.emit("system_message", existingUsers(roomId, { userId, username }, users));
     if (kind !== "rejoin") {
       socket.to(socketRoom(roomId)).emit("system_message", userNotice(kind, roomId, { userId, username }));
     }

@@ -24,13 +24,15 @@ export function userNotice(
   };
 }
 
-/** The list of the other users present, sent to a socket on every join. */
-export function existingUsers(roomId: string, users: UserRef[]): SystemMessage {
+/** The list of the other users present, sent to a socket on every join (`joiner` = who joined). */
+export function existingUsers(roomId: string, joiner: UserRef, users: UserRef[]): SystemMessage {
   const names = users.map((u) => u.username);
   return {
     eventType: "existing_users",
     event: "existing_users",
     roomId,
+    userId: joiner.userId,
+    username: joiner.username,
     users,
     text: names.length === 0 ? "Nobody else is here yet." : `In the chat: ${names.join(", ")}.`,
     timestamp: Date.now(),

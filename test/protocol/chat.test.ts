@@ -49,7 +49,13 @@ describe("join_room", () => {
     const alice = await connect(svc.url);
     clients.push(alice);
     const first = await join(alice, "alice", room, "Alice");
-    expect(first).toMatchObject({ eventType: "existing_users", event: "existing_users", users: [] });
+    expect(first).toMatchObject({
+      eventType: "existing_users",
+      event: "existing_users",
+      userId: "alice",
+      username: "Alice",
+      users: [],
+    });
 
     const notice = nextEvent(alice, "system_message", systemEvent("connect"));
     const bob = await connect(svc.url);
