@@ -4,10 +4,13 @@ import { hostname } from "node:os";
 import type { AddressInfo } from "node:net";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { Server } from "socket.io";
+import { AuthError, TokenVerifier, handshakeToken } from "./auth/token-verifier.js";
 import type { Config } from "./config/config.js";
 import { createApp } from "./http/app.js";
 import { originGuard } from "./http/origin.js";
+import { RateLimits } from "./limits/rate-limits.js";
 import type { Logger } from "./logger.js";
+import { Metrics } from "./metrics/metrics.js";
 import { LocalRegistry } from "./presence/local-registry.js";
 import { PresenceService, type PresenceAnnouncer } from "./presence/presence-service.js";
 import { bestEffortPublisher } from "./redis/best-effort-publisher.js";
@@ -34,6 +37,8 @@ export class ChatService {
   private readonly presence: PresenceService;
   private readonly http: HttpServer;
   private readonly io: ChatServer;
+  private readonly limits: RateLimits;
+  readonly metrics: Metrics;
   private accepting = false;
   private stopping: Promise<void> | undefined;
 
@@ -53,13 +58,25 @@ export class ChatService {
         leaseMs: config.presence.leaseMs,
         snapshot: () => registry.snapshot(),
         logger,
+        onModeChange: (mode) => {
+          if (mode === "memory") this.metrics.redisErrors.inc({ kind: "failover" });
+        },
       },
       "memory",
     );
     this.redis.command.on("close", () => this.store.enterMemoryMode("connection closed"));
 
+    this.metrics = new Metrics({
+      connectedSockets: () => this.io.engine.clientsCount,
+      localUsersAndRooms: () => registry.size,
+      redisShared: () => this.store.mode === "shared",
+    });
+    this.limits = new RateLimits(config.rateLimits, this.redis.command, config.redis.keyPrefix);
     this.http = createServer(
-      createApp({ mode: () => this.store.mode, ready: () => this.accepting, instanceId: this.instanceId }),
+      createApp(
+        { mode: () => this.store.mode, ready: () => this.accepting, instanceId: this.instanceId },
+        { registry: this.metrics.registry, ...(config.metricsToken ? { token: config.metricsToken } : {}) },
+      ),
     );
     this.io = new Server(this.http, {
       path: SOCKET_PATH,
@@ -67,16 +84,20 @@ export class ChatService {
       allowRequest: originGuard(config.allowedOrigins),
       maxHttpBufferSize: config.limits.maxPayloadBytes,
       adapter: createAdapter(
-        bestEffortPublisher(this.redis.command, logger, () => {}),
+        bestEffortPublisher(this.redis.command, logger, () => this.metrics.redisErrors.inc({ kind: "publish" })),
         this.redis.subscriber,
         { key: keys.adapterChannel },
       ),
     });
 
-    const announcer: PresenceAnnouncer = {
-      departed: (d) => this.io.to(socketRoom(d.roomId)).emit("system_message", userNotice("disconnect", d.roomId, d)),
-      reconnected: (d) => this.io.to(socketRoom(d.roomId)).emit("system_message", userNotice("reconnect", d.roomId, d)),
-    };
+    this.io.use(this.admission(config));
+
+    const announce =
+      (type: "disconnect" | "reconnect") => (d: { roomId: string; userId: string; username: string }) => {
+        this.metrics.notices.inc({ type });
+        this.io.to(socketRoom(d.roomId)).emit("system_message", userNotice(type, d.roomId, d));
+      };
+    const announcer: PresenceAnnouncer = { departed: announce("disconnect"), reconnected: announce("reconnect") };
     this.presence = new PresenceService(
       this.store,
       registry,
@@ -86,10 +107,43 @@ export class ChatService {
     );
     registerChatHandlers(this.io, {
       presence: this.presence,
+      limits: this.limits,
+      metrics: this.metrics,
       maxMessageLength: config.limits.maxMessageLength,
       nextMessageId: createMessageIdGenerator(randomBytes(3).toString("hex")),
       logger,
     });
+  }
+
+  /**
+   * Handshake checks: connections per IP, then the token when auth is configured. A refusal
+   * reaches the client as a `connect_error` with a readable message.
+   */
+  private admission(config: Config): Parameters<ChatServer["use"]>[0] {
+    const verifier = config.auth ? new TokenVerifier(config.auth) : undefined;
+    return (socket, next) => {
+      const forwarded = config.trustProxy ? socket.handshake.headers["x-forwarded-for"] : undefined;
+      const ip = (typeof forwarded === "string" ? forwarded.split(",")[0]!.trim() : "") || socket.handshake.address;
+      const admit = async () => {
+        if (!(await this.limits.allowConnection(ip))) {
+          throw new AuthError("rate limited: too many connections from this address");
+        }
+        if (verifier) {
+          const token = handshakeToken(socket.handshake.auth, socket.handshake.headers.authorization);
+          socket.data.token = await verifier.verify(token);
+        }
+      };
+      admit().then(
+        () => next(),
+        (err: unknown) => {
+          const message = err instanceof AuthError ? err.message : "internal error";
+          this.logger.info({ ip, reason: message }, "connection refused");
+          const refusal = new Error(message) as Error & { data?: unknown };
+          refusal.data = { code: message.startsWith("rate limited") ? "RATE_LIMITED" : "UNAUTHORIZED" };
+          next(refusal);
+        },
+      );
+    };
   }
 
   /** Connects to Redis (or falls back to memory within the connect timeout) and listens. */
@@ -137,6 +191,7 @@ export class ChatService {
       const handedOver = this.presence.stop(true);
       await new Promise<void>((resolve) => this.io.close(() => resolve()));
       await handedOver.catch((err: unknown) => this.logger.warn({ err }, "presence hand-over failed"));
+      this.limits.close();
       await this.redis.close();
       this.logger.info("stopped");
     })();

@@ -70,12 +70,64 @@ const schema = z.object({
   /** Largest Socket.IO packet, in bytes; a bigger one closes the connection. */
   MAX_PAYLOAD_BYTES: int(1024, 100_000_000).default(262_144),
 
+  /** HS256 secret: when set (or a public key is), every connection needs a valid token. */
+  AUTH_JWT_SECRET: z.string().min(16, { message: "must be at least 16 characters" }).optional(),
+  /** RS256 or ES256 public key (PEM, `\n` escapes allowed), instead of a secret. */
+  AUTH_JWT_PUBLIC_KEY: z
+    .string()
+    .transform((v) => v.replace(/\\n/g, "\n"))
+    .refine((v) => v.includes("-----BEGIN PUBLIC KEY-----"), { message: "must be a PEM public key" })
+    .optional(),
+  /** Expected `iss` / `aud` claims, when set. */
+  AUTH_JWT_ISSUER: z.string().optional(),
+  AUTH_JWT_AUDIENCE: z.string().optional(),
+  /** Claim holding the userId (the protocol says `sub`; PeerPrep's user service uses `id`). */
+  AUTH_USER_ID_CLAIM: z.string().min(1).default("sub"),
+  /** Claim holding the display name; the join's username is used when the token has none. */
+  AUTH_USERNAME_CLAIM: z.string().min(1).default("username"),
+  /** When set, the claim listing the rooms a token may join; other rooms are refused. */
+  AUTH_ROOMS_CLAIM: z.string().min(1).optional(),
+
+  /** Messages per second per connection and per user (0 = no limit). */
+  RATE_MESSAGES_PER_SECOND: int(0, 1_000_000).default(30),
+  /** Messages a connection or user may send at once above that rate. */
+  RATE_MESSAGES_BURST: int(0, 1_000_000).default(100),
+  /** Joins per minute per user, shared by all instances (0 = no limit). */
+  RATE_JOINS_PER_MINUTE: int(0, 1_000_000).default(300),
+  /** New connections per minute per client IP, shared by all instances (0 = no limit). */
+  RATE_CONNECTIONS_PER_MINUTE: int(0, 1_000_000).default(1000),
+  /** Refusals for rate within 10 s after which the connection is closed (0 = never). */
+  RATE_ABUSE_DISCONNECT_AFTER: int(0, 1_000_000).default(50),
+  /** Trust X-Forwarded-For for the client IP (behind a load balancer). */
+  TRUST_PROXY: bool.default(false),
+
+  /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
+  METRICS_TOKEN: z.string().min(1).optional(),
+
   /** How long a SIGTERM drain may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
 type Env = z.infer<typeof schema>;
+
+export interface AuthConfig {
+  secret?: string;
+  publicKey?: string;
+  issuer?: string;
+  audience?: string;
+  userIdClaim: string;
+  usernameClaim: string;
+  roomsClaim?: string;
+}
+
+export interface RateLimitConfig {
+  messagesPerSecond: number;
+  messagesBurst: number;
+  joinsPerMinute: number;
+  connectionsPerMinute: number;
+  abuseDisconnectAfter: number;
+}
 
 export interface Config {
   port: number;
@@ -95,6 +147,10 @@ export interface Config {
   };
   presence: { graceMs: number; leaseMs: number; sweepMs: number };
   limits: { maxMessageLength: number; maxPayloadBytes: number };
+  auth?: AuthConfig;
+  rateLimits: RateLimitConfig;
+  trustProxy: boolean;
+  metricsToken?: string;
   shutdownTimeoutMs: number;
   logLevel: Env["LOG_LEVEL"];
 }
@@ -132,6 +188,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     presence: { graceMs: e.DISCONNECT_GRACE_MS, leaseMs: e.INSTANCE_LEASE_MS, sweepMs: e.PRESENCE_SWEEP_MS },
     limits: { maxMessageLength: e.MAX_MESSAGE_LENGTH, maxPayloadBytes: e.MAX_PAYLOAD_BYTES },
+    ...(e.AUTH_JWT_SECRET || e.AUTH_JWT_PUBLIC_KEY
+      ? {
+          auth: {
+            ...(e.AUTH_JWT_SECRET ? { secret: e.AUTH_JWT_SECRET } : {}),
+            ...(e.AUTH_JWT_PUBLIC_KEY ? { publicKey: e.AUTH_JWT_PUBLIC_KEY } : {}),
+            ...(e.AUTH_JWT_ISSUER ? { issuer: e.AUTH_JWT_ISSUER } : {}),
+            ...(e.AUTH_JWT_AUDIENCE ? { audience: e.AUTH_JWT_AUDIENCE } : {}),
+            userIdClaim: e.AUTH_USER_ID_CLAIM,
+            usernameClaim: e.AUTH_USERNAME_CLAIM,
+            ...(e.AUTH_ROOMS_CLAIM ? { roomsClaim: e.AUTH_ROOMS_CLAIM } : {}),
+          },
+        }
+      : {}),
+    rateLimits: {
+      messagesPerSecond: e.RATE_MESSAGES_PER_SECOND,
+      messagesBurst: e.RATE_MESSAGES_BURST,
+      joinsPerMinute: e.RATE_JOINS_PER_MINUTE,
+      connectionsPerMinute: e.RATE_CONNECTIONS_PER_MINUTE,
+      abuseDisconnectAfter: e.RATE_ABUSE_DISCONNECT_AFTER,
+    },
+    trustProxy: e.TRUST_PROXY,
+    ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   };

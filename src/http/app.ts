@@ -1,4 +1,6 @@
+import { timingSafeEqual } from "node:crypto";
 import express, { type Express } from "express";
+import type { Registry } from "prom-client";
 
 export interface ServiceStatus {
   /** shared = Redis; memory = serving from this process alone. */
@@ -8,8 +10,17 @@ export interface ServiceStatus {
   instanceId: string;
 }
 
-/** The HTTP side: liveness (`/health`, as in the seed) and readiness (`/ready`). */
-export function createApp(status: ServiceStatus): Express {
+const sameSecret = (a: string, b: string): boolean => {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
+
+/**
+ * The HTTP side: liveness (`/health`, as in the seed), readiness (`/ready`) and Prometheus
+ * metrics (`/metrics`, behind a bearer token when one is configured).
+ */
+export function createApp(status: ServiceStatus, metrics: { registry: Registry; token?: string }): Express {
   const app = express();
   app.disable("x-powered-by");
   app.get("/health", (_req, res) => {
@@ -23,6 +34,13 @@ export function createApp(status: ServiceStatus): Express {
       mode: status.mode(),
       instanceId: status.instanceId,
     });
+  });
+  app.get("/metrics", async (req, res) => {
+    if (metrics.token && !sameSecret(req.get("authorization") ?? "", `Bearer ${metrics.token}`)) {
+      res.status(401).json({ error: "unauthorized" });
+      return;
+    }
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use((_req, res) => {
     res.status(404).json({ error: "not found" });

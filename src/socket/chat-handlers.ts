@@ -1,5 +1,7 @@
 import type { Server, Socket } from "socket.io";
+import type { ConnectionLimiter, RateLimits } from "../limits/rate-limits.js";
 import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics/metrics.js";
 import type { PresenceService } from "../presence/presence-service.js";
 import { ChatError, ErrorCode } from "./errors.js";
 import type {
@@ -18,6 +20,8 @@ export type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, Inte
 
 export interface ChatHandlerDeps {
   presence: PresenceService;
+  limits: RateLimits;
+  metrics: Metrics;
   maxMessageLength: number;
   nextMessageId: (now: number) => string;
   logger: Logger;
@@ -40,7 +44,18 @@ function refuse(socket: ChatSocket, event: string, ack: Ack | undefined, err: Ch
 
 /** Wires the chat protocol (see PROTOCOL.md) onto every connecting socket. */
 export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): void {
-  const { presence, logger } = deps;
+  const { presence, logger, metrics } = deps;
+
+  /** Answers a refusal and counts it. */
+  const refuseCounted = (socket: ChatSocket, event: string, ack: Ack | undefined, err: ChatError): void => {
+    metrics.refused.inc({ event: KNOWN_EVENTS.has(event) ? event : "unknown", code: err.code });
+    if (event === "send_message") metrics.messagesIn.inc({ result: "refused" });
+    logger.info(
+      { socket: socket.id, userId: socket.data.userId, event: event.slice(0, 64), code: err.code },
+      "event refused",
+    );
+    refuse(socket, event, ack, err);
+  };
 
   /** Runs a handler; a ChatError is answered to the client, anything else is logged and answered as internal. */
   const guard =
@@ -49,11 +64,10 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
       const { payload, ack } = splitArgs(args);
       const fail = (err: unknown) => {
         if (err instanceof ChatError) {
-          logger.debug({ socket: socket.id, event, code: err.code }, "event refused");
-          refuse(socket, event, ack, err);
+          refuseCounted(socket, event, ack, err);
         } else {
           logger.error({ socket: socket.id, event, err }, "event handler failed");
-          refuse(socket, event, ack, new ChatError(ErrorCode.Internal, "internal error, please retry"));
+          refuseCounted(socket, event, ack, new ChatError(ErrorCode.Internal, "internal error, please retry"));
         }
       };
       try {
@@ -68,30 +82,57 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     const { roomId, userId } = socket.data;
     if (roomId === undefined || userId === undefined) return;
     socket.leave(socketRoom(roomId));
-    socket.data = {};
+    socket.data = socket.data.token ? { token: socket.data.token } : {};
     presence.leave(socket.id, roomId, userId).catch((err: unknown) => logger.error({ err }, "leave failed"));
   };
 
   const onJoin = async (socket: ChatSocket, payload: unknown, ack: Ack | undefined): Promise<void> => {
     const parsed = joinRoomSchema.safeParse(payload);
     if (!parsed.success) throw new ChatError(ErrorCode.InvalidPayload, describeIssue(parsed.error));
-    const { userId, username, roomId } = parsed.data;
+    const { userId, roomId } = parsed.data;
+    const token = socket.data.token;
+    if (token && token.userId !== userId) {
+      throw new ChatError(ErrorCode.Forbidden, "userId does not match your token");
+    }
+    if (token?.rooms && !token.rooms.includes(roomId)) {
+      throw new ChatError(ErrorCode.Forbidden, "your token does not allow joining this room");
+    }
+    const username = token?.username ?? parsed.data.username;
+    if (!(await deps.limits.allowJoin(userId))) {
+      throw new ChatError(ErrorCode.RateLimited, "too many joins, slow down");
+    }
+    // The socket may have gone while the limiter answered; from here on all is synchronous
+    // up to the presence call, so changes reach the store in event order.
+    if (socket.disconnected) return;
     if (socket.data.roomId !== roomId || socket.data.userId !== userId) leaveCurrentRoom(socket);
-    socket.data = { userId, username, roomId };
+    socket.data = { ...(token ? { token } : {}), userId, username, roomId };
     socket.join(socketRoom(roomId));
     const { kind, users } = await presence.join(socket.id, roomId, userId, username);
     logger.info({ socket: socket.id, roomId, userId, kind }, "joined");
     socket.emit("system_message", existingUsers(roomId, { userId, username }, users));
     if (kind !== "rejoin") {
+      metrics.notices.inc({ type: kind });
       socket.to(socketRoom(roomId)).emit("system_message", userNotice(kind, roomId, { userId, username }));
     }
     ack?.({ ok: true, roomId, userId, users });
   };
 
-  const onSendMessage = (socket: ChatSocket, payload: unknown, ack: Ack | undefined): void => {
+  const onSendMessage = (
+    socket: ChatSocket,
+    limiter: ConnectionLimiter,
+    payload: unknown,
+    ack: Ack | undefined,
+  ): void => {
     const { roomId, userId, username } = socket.data;
     if (roomId === undefined || userId === undefined || username === undefined) {
       throw new ChatError(ErrorCode.NotJoined, "join a room before sending messages");
+    }
+    if (!limiter.allowMessage(userId)) {
+      if (limiter.abusive()) {
+        logger.warn({ socket: socket.id, userId }, "closing a connection that keeps exceeding the message rate");
+        setImmediate(() => socket.disconnect(true));
+      }
+      throw new ChatError(ErrorCode.RateLimited, "too many messages, slow down");
     }
     const parsed = sendMessageSchema.safeParse(payload);
     if (!parsed.success) throw new ChatError(ErrorCode.InvalidPayload, describeIssue(parsed.error));
@@ -120,7 +161,10 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
       senderId: userId,
       text: content,
     };
-    socket.to(socketRoom(roomId)).emit("receive_message", message);
+    const room = socketRoom(roomId);
+    socket.to(room).emit("receive_message", message);
+    metrics.messagesIn.inc({ result: "accepted" });
+    metrics.messagesOut.inc(Math.max(0, (socket.nsp.adapter.rooms.get(room)?.size ?? 1) - 1));
     ack?.({ ok: true, id, timestamp: now });
   };
 
@@ -132,14 +176,15 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
   };
 
   io.on("connection", (socket) => {
-    logger.debug({ socket: socket.id }, "connected");
+    logger.info({ socket: socket.id, ip: socket.handshake.address, tokenUser: socket.data.token?.userId }, "connected");
+    const limiter = deps.limits.forConnection();
     socket.on(
       "join_room",
       guard(socket, "join_room", (payload, ack) => onJoin(socket, payload, ack)),
     );
     socket.on(
       "send_message",
-      guard(socket, "send_message", (payload, ack) => onSendMessage(socket, payload, ack)),
+      guard(socket, "send_message", (payload, ack) => onSendMessage(socket, limiter, payload, ack)),
     );
     socket.on(
       "leave_session",
@@ -148,7 +193,7 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     socket.onAny((event: unknown, ...args: unknown[]) => {
       const name = typeof event === "string" ? event : String(event);
       if (KNOWN_EVENTS.has(name)) return;
-      refuse(
+      refuseCounted(
         socket,
         name,
         splitArgs(args).ack,
@@ -157,7 +202,7 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     });
     socket.on("disconnect", (reason) => {
       const { roomId, userId } = socket.data;
-      logger.debug({ socket: socket.id, roomId, userId, reason }, "disconnected");
+      logger.info({ socket: socket.id, roomId, userId, reason }, "disconnected");
       if (roomId === undefined || userId === undefined) return;
       presence.drop(socket.id, roomId, userId).catch((err: unknown) => logger.error({ err }, "drop failed"));
     });

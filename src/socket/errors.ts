@@ -5,6 +5,7 @@ export const ErrorCode = {
   NotJoined: "NOT_JOINED",
   Forbidden: "FORBIDDEN",
   UnknownEvent: "UNKNOWN_EVENT",
+  RateLimited: "RATE_LIMITED",
   Internal: "INTERNAL_ERROR",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,4 +1,5 @@
 import type { ChatErrorBody } from "./errors.js";
+import type { TokenIdentity } from "../auth/token-verifier.js";
 import type { UserRef } from "../store/room-store.js";
 
 export type Ack = (response: AckResponse) => void;
@@ -46,8 +47,9 @@ export interface ServerToClientEvents {
 
 export type InterServerEvents = Record<string, never>;
 
-/** What a socket is, once it has joined. */
+/** What a socket is: its verified token (when auth is on), and its identity once joined. */
 export interface SocketData {
+  token?: TokenIdentity;
   userId?: string;
   username?: string;
   roomId?: string;

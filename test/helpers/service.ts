@@ -16,6 +16,8 @@ export function testEnv(env: Record<string, string> = {}): Record<string, string
     DISCONNECT_GRACE_MS: String(TEST_GRACE_MS),
     INSTANCE_LEASE_MS: "1500",
     PRESENCE_SWEEP_MS: "100",
+    // Tests open many connections from one address; the rate-limit tests set their own.
+    RATE_CONNECTIONS_PER_MINUTE: "100000",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     ...env,
   };

@@ -1,0 +1,125 @@
+import type { Redis } from "ioredis";
+import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from "rate-limiter-flexible";
+import type { RateLimitConfig } from "../config/config.js";
+import { TokenBucket } from "./token-bucket.js";
+
+const ABUSE_WINDOW_MS = 10_000;
+
+/** A shared (Redis) limiter that falls back to a per-instance memory one while Redis is away. */
+function sharedLimiter(redis: Redis, keyPrefix: string, points: number, duration: number): RateLimiterAbstract {
+  return new RateLimiterRedis({
+    storeClient: redis,
+    keyPrefix,
+    points,
+    duration,
+    // Fail over at once rather than wait for a dead Redis (the command client fails fast).
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration }),
+  });
+}
+
+/**
+ * The service's rate limits.
+ * - Joins per user and new connections per IP are shared by every instance through Redis
+ *   (rate-limiter-flexible), with an in-memory fallback while Redis is down.
+ * - Messages are limited per connection and per user by token buckets in this process: the
+ *   message path never waits on Redis. A user with tabs on k instances gets k per-user budgets,
+ *   each connection still bounded by its own bucket.
+ * - A connection refused for rate `abuseDisconnectAfter` times within 10 s is closed.
+ */
+export class RateLimits {
+  private readonly joins: RateLimiterAbstract | undefined;
+  private readonly connections: RateLimiterAbstract | undefined;
+  private readonly userBuckets = new Map<string, TokenBucket>();
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly config: RateLimitConfig,
+    redis: Redis,
+    keyPrefix: string,
+  ) {
+    if (config.joinsPerMinute > 0)
+      this.joins = sharedLimiter(redis, `${keyPrefix}ratelimit:join`, config.joinsPerMinute, 60);
+    if (config.connectionsPerMinute > 0) {
+      this.connections = sharedLimiter(redis, `${keyPrefix}ratelimit:conn`, config.connectionsPerMinute, 60);
+    }
+    // Forget full buckets now and then, so idle users cost nothing.
+    this.sweepTimer = setInterval(() => {
+      const now = Date.now();
+      for (const [user, bucket] of this.userBuckets) if (bucket.idle(now)) this.userBuckets.delete(user);
+    }, 30_000);
+    this.sweepTimer.unref();
+  }
+
+  /** A new connection from `ip`; false when over the limit. */
+  allowConnection(ip: string): Promise<boolean> {
+    return consume(this.connections, ip);
+  }
+
+  /** A join by `userId`; false when over the limit. */
+  allowJoin(userId: string): Promise<boolean> {
+    return consume(this.joins, userId);
+  }
+
+  /** A limiter for one connection's messages (synchronous). */
+  forConnection(): ConnectionLimiter {
+    return new ConnectionLimiter(this.config, (userId) => this.userBucket(userId));
+  }
+
+  close(): void {
+    clearInterval(this.sweepTimer);
+  }
+
+  private userBucket(userId: string): TokenBucket | undefined {
+    if (this.config.messagesPerSecond === 0) return undefined;
+    let bucket = this.userBuckets.get(userId);
+    if (!bucket) {
+      bucket = new TokenBucket(this.config.messagesPerSecond, this.config.messagesBurst);
+      this.userBuckets.set(userId, bucket);
+    }
+    return bucket;
+  }
+}
+
+async function consume(limiter: RateLimiterAbstract | undefined, key: string): Promise<boolean> {
+  if (!limiter) return true;
+  try {
+    await limiter.consume(key);
+    return true;
+  } catch (err) {
+    if (err instanceof Error) throw err; // a store failure the insurance limiter could not absorb
+    return false; // a RateLimiterRes: over the limit
+  }
+}
+
+/** Message limits of one connection, and its record of refusals. */
+export class ConnectionLimiter {
+  private readonly bucket: TokenBucket | undefined;
+  private refusals = 0;
+  private windowStart = 0;
+
+  constructor(
+    private readonly config: RateLimitConfig,
+    private readonly userBucket: (userId: string) => TokenBucket | undefined,
+  ) {
+    if (config.messagesPerSecond > 0) this.bucket = new TokenBucket(config.messagesPerSecond, config.messagesBurst);
+  }
+
+  /** One message from `userId`; false when the connection or the user is over the limit. */
+  allowMessage(userId: string): boolean {
+    if (!this.bucket) return true;
+    const now = Date.now();
+    return this.bucket.take(now) && this.userBucket(userId)!.take(now);
+  }
+
+  /** Records a refusal for rate; true when the connection should now be closed. */
+  abusive(): boolean {
+    if (this.config.abuseDisconnectAfter === 0) return false;
+    const now = Date.now();
+    if (now - this.windowStart > ABUSE_WINDOW_MS) {
+      this.windowStart = now;
+      this.refusals = 0;
+    }
+    return ++this.refusals >= this.config.abuseDisconnectAfter;
+  }
+}

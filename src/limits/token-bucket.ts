@@ -1,0 +1,32 @@
+/**
+ * A token bucket: `ratePerSecond` sustained, `burst` at once. Synchronous and allocation-free,
+ * because it sits on the message hot path (no Redis round trip there, by design).
+ */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+    now = Date.now(),
+  ) {
+    this.tokens = Math.max(1, burst);
+    this.last = now;
+  }
+
+  /** Takes one token; false when the bucket is empty. */
+  take(now = Date.now()): boolean {
+    const capacity = Math.max(1, this.burst);
+    this.tokens = Math.min(capacity, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** True once the bucket has refilled completely (the entry can be dropped). */
+  idle(now = Date.now()): boolean {
+    return this.tokens + ((now - this.last) / 1000) * this.ratePerSecond >= Math.max(1, this.burst);
+  }
+}

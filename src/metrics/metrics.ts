@@ -1,0 +1,84 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+
+/** What the metrics read from the running service when scraped. */
+export interface MetricsSources {
+  connectedSockets: () => number;
+  localUsersAndRooms: () => { users: number; rooms: number };
+  redisShared: () => boolean;
+}
+
+/** The service's Prometheus metrics, in a registry of their own (plus the default process metrics). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly messagesIn: Counter<"result">;
+  readonly messagesOut: Counter;
+  readonly notices: Counter<"type">;
+  readonly refused: Counter<"event" | "code">;
+  readonly redisErrors: Counter<"kind">;
+
+  constructor(sources: MetricsSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+    new Gauge({
+      name: "chat_connected_sockets",
+      help: "Socket.IO connections open on this instance",
+      registers,
+      collect() {
+        this.set(sources.connectedSockets());
+      },
+    });
+    new Gauge({
+      name: "chat_joined_users",
+      help: "Users joined to a room on this instance (in their grace period included)",
+      registers,
+      collect() {
+        this.set(sources.localUsersAndRooms().users);
+      },
+    });
+    new Gauge({
+      name: "chat_rooms",
+      help: "Rooms with at least one user on this instance",
+      registers,
+      collect() {
+        this.set(sources.localUsersAndRooms().rooms);
+      },
+    });
+    new Gauge({
+      name: "chat_redis_mode",
+      help: "1 while room state is shared in Redis, 0 while served from memory",
+      registers,
+      collect() {
+        this.set(sources.redisShared() ? 1 : 0);
+      },
+    });
+    this.messagesIn = new Counter({
+      name: "chat_messages_in_total",
+      help: "send_message events, by result (accepted or refused)",
+      labelNames: ["result"],
+      registers,
+    });
+    this.messagesOut = new Counter({
+      name: "chat_messages_out_total",
+      help: "receive_message deliveries to this instance's sockets for messages sent here",
+      registers,
+    });
+    this.notices = new Counter({
+      name: "chat_notices_total",
+      help: "system_message notices sent, by eventType",
+      labelNames: ["type"],
+      registers,
+    });
+    this.refused = new Counter({
+      name: "chat_refused_events_total",
+      help: "Refused client events, by event and error code",
+      labelNames: ["event", "code"],
+      registers,
+    });
+    this.redisErrors = new Counter({
+      name: "chat_redis_errors_total",
+      help: "Redis failures: failed publishes and switches to memory mode",
+      labelNames: ["kind"],
+      registers,
+    });
+  }
+}
