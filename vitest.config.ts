@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Files start their own redis-server and service processes; two cores, so keep it modest.
     maxWorkers: 2,
+    // Lets the fuzz test force a collection before it compares heap sizes.
+    execArgv: ["--expose-gc"],
   },
 });
