@@ -56,6 +56,11 @@ local function start_grace(entry, grace_key, room_id, user_id, deadline)
   return true
 end
 
+-- The room's message history (a sorted set next to the users hash).
+local function history_key(users_key)
+  return string.sub(users_key, 1, -7) .. ':history'
+end
+
 local function anyone_present(key)
   for _, raw in ipairs(redis.call('HVALS', key)) do
     local e = decode(raw)
@@ -64,13 +69,17 @@ local function anyone_present(key)
   return false
 end
 
--- Marks a departure confirmed; deletes the room once nobody is present in it.
-local function confirm(entry, key, grace_key, room_id, user_id)
+-- Marks a departure confirmed; deletes the room once nobody is present in it, and lets its
+-- history expire `history_ttl_ms` later.
+local function confirm(entry, key, grace_key, room_id, user_id, history_ttl_ms)
   entry.isDisconnectConfirm = true
   entry.graceUntil = nil
   redis.call('ZREM', grace_key, grace_member(room_id, user_id))
   redis.call('HSET', key, user_id, encode(entry))
-  if not anyone_present(key) then redis.call('DEL', key) end
+  if not anyone_present(key) then
+    redis.call('DEL', key)
+    redis.call('PEXPIRE', history_key(key), history_ttl_ms)
+  end
 end
 
 -- Keeps the instance's room index to rooms where it still holds a socket.

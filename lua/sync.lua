@@ -35,6 +35,7 @@ for _, item in ipairs(snapshot) do
     keep[room_id] = keep[room_id] or {}
     keep[room_id][user_id] = true
     redis.call('SADD', rooms_key, room_id)
+    redis.call('PERSIST', history_key(key))
   else
     if not entry then entry = { instances = {}, username = username, isDisconnectConfirm = false } end
     if not entry.isDisconnectConfirm then

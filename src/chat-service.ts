@@ -6,6 +6,9 @@ import { createAdapter } from "@socket.io/redis-adapter";
 import { Server } from "socket.io";
 import { AuthError, TokenVerifier, handshakeToken } from "./auth/token-verifier.js";
 import type { Config } from "./config/config.js";
+import { FailoverHistoryStore } from "./history/failover-history-store.js";
+import { MemoryHistoryStore } from "./history/memory-history-store.js";
+import { RedisHistoryStore } from "./history/redis-history-store.js";
 import { createApp } from "./http/app.js";
 import { originGuard } from "./http/origin.js";
 import { RateLimits } from "./limits/rate-limits.js";
@@ -38,6 +41,7 @@ export class ChatService {
   private readonly http: HttpServer;
   private readonly io: ChatServer;
   private readonly limits: RateLimits;
+  private readonly memoryHistory: MemoryHistoryStore;
   readonly metrics: Metrics;
   private accepting = false;
   private stopping: Promise<void> | undefined;
@@ -50,7 +54,7 @@ export class ChatService {
     this.redis = new RedisConnection(config.redis, logger);
     const registry = new LocalRegistry();
     this.store = new FailoverRoomStore(
-      new RedisRoomStore(this.redis.command, keys),
+      new RedisRoomStore(this.redis.command, keys, config.history.retentionMs),
       new MemoryRoomStore(),
       {
         instanceId: this.instanceId,
@@ -105,8 +109,19 @@ export class ChatService {
       { instanceId: this.instanceId, ...config.presence },
       logger,
     );
+    this.memoryHistory = new MemoryHistoryStore({
+      ...config.history,
+      isActive: (roomId) => registry.hasRoom(roomId),
+    });
+    const history = new FailoverHistoryStore(
+      new RedisHistoryStore(this.redis.command, keys, config.history),
+      this.memoryHistory,
+      () => this.store.mode,
+      logger,
+    );
     registerChatHandlers(this.io, {
       presence: this.presence,
+      history,
       limits: this.limits,
       metrics: this.metrics,
       maxMessageLength: config.limits.maxMessageLength,
@@ -192,6 +207,7 @@ export class ChatService {
       await new Promise<void>((resolve) => this.io.close(() => resolve()));
       await handedOver.catch((err: unknown) => this.logger.warn({ err }, "presence hand-over failed"));
       this.limits.close();
+      this.memoryHistory.close();
       await this.redis.close();
       this.logger.info("stopped");
     })();

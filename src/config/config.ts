@@ -70,6 +70,13 @@ const schema = z.object({
   /** Largest Socket.IO packet, in bytes; a bigger one closes the connection. */
   MAX_PAYLOAD_BYTES: int(1024, 100_000_000).default(262_144),
 
+  /** Messages kept per room. */
+  HISTORY_LIMIT: int(0, 100_000).default(200),
+  /** How long a room's history outlives the room once nobody is present. */
+  HISTORY_RETENTION_MS: int(0, 365 * 24 * 3_600_000).default(86_400_000),
+  /** How long a clientMessageId is remembered, so a retried send is not delivered twice. */
+  DEDUPE_WINDOW_MS: int(1000, 86_400_000).default(300_000),
+
   /** HS256 secret: when set (or a public key is), every connection needs a valid token. */
   AUTH_JWT_SECRET: z.string().min(16, { message: "must be at least 16 characters" }).optional(),
   /** RS256 or ES256 public key (PEM, `\n` escapes allowed), instead of a secret. */
@@ -147,6 +154,7 @@ export interface Config {
   };
   presence: { graceMs: number; leaseMs: number; sweepMs: number };
   limits: { maxMessageLength: number; maxPayloadBytes: number };
+  history: { limit: number; retentionMs: number; dedupeWindowMs: number };
   auth?: AuthConfig;
   rateLimits: RateLimitConfig;
   trustProxy: boolean;
@@ -188,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     presence: { graceMs: e.DISCONNECT_GRACE_MS, leaseMs: e.INSTANCE_LEASE_MS, sweepMs: e.PRESENCE_SWEEP_MS },
     limits: { maxMessageLength: e.MAX_MESSAGE_LENGTH, maxPayloadBytes: e.MAX_PAYLOAD_BYTES },
+    history: { limit: e.HISTORY_LIMIT, retentionMs: e.HISTORY_RETENTION_MS, dedupeWindowMs: e.DEDUPE_WINDOW_MS },
     ...(e.AUTH_JWT_SECRET || e.AUTH_JWT_PUBLIC_KEY
       ? {
           auth: {

@@ -60,6 +60,11 @@ export class LocalRegistry {
     if (room.size === 0) this.rooms.delete(roomId);
   }
 
+  /** Whether this instance holds anybody (connected or in grace) in the room. */
+  hasRoom(roomId: string): boolean {
+    return this.rooms.has(roomId);
+  }
+
   /** Sockets of the user here. */
   sockets(roomId: string, userId: string): number {
     return this.rooms.get(roomId)?.get(userId)?.sockets.size ?? 0;

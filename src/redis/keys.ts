@@ -10,6 +10,16 @@ export class RedisKeys {
     return `${this.prefix}room:${roomId}:users`;
   }
 
+  /** Sorted set of a room's recent messages (see lua/history_append.lua). */
+  history(roomId: string): string {
+    return `${this.prefix}room:${roomId}:history`;
+  }
+
+  /** A sender's clientMessageId, kept for the dedupe window: value = the first message id. */
+  dedupe(roomId: string, userId: string, clientMessageId: string): string {
+    return `${this.prefix}dedupe:${roomId}:${userId}:${clientMessageId}`;
+  }
+
   /** Sorted set of users in their grace period, scored by the time their departure is due. */
   get grace(): string {
     return `${this.prefix}presence:grace`;

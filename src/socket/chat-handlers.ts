@@ -1,4 +1,5 @@
 import type { Server, Socket } from "socket.io";
+import type { HistoryStore } from "../history/history-store.js";
 import type { ConnectionLimiter, RateLimits } from "../limits/rate-limits.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/metrics.js";
@@ -20,11 +21,18 @@ export type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, Inte
 
 export interface ChatHandlerDeps {
   presence: PresenceService;
+  history: HistoryStore;
   limits: RateLimits;
   metrics: Metrics;
   maxMessageLength: number;
   nextMessageId: (now: number) => string;
   logger: Logger;
+}
+
+/** Per-connection send state: its rate limiter, and the tail of its queued idempotent sends. */
+interface SenderState {
+  limiter: ConnectionLimiter;
+  pending: Promise<void> | undefined;
 }
 
 const KNOWN_EVENTS = new Set(["join_room", "send_message", "leave_session"]);
@@ -89,7 +97,7 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
   const onJoin = async (socket: ChatSocket, payload: unknown, ack: Ack | undefined): Promise<void> => {
     const parsed = joinRoomSchema.safeParse(payload);
     if (!parsed.success) throw new ChatError(ErrorCode.InvalidPayload, describeIssue(parsed.error));
-    const { userId, roomId } = parsed.data;
+    const { userId, roomId, lastMessageId } = parsed.data;
     const token = socket.data.token;
     if (token && token.userId !== userId) {
       throw new ChatError(ErrorCode.Forbidden, "userId does not match your token");
@@ -107,22 +115,44 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     if (socket.data.roomId !== roomId || socket.data.userId !== userId) leaveCurrentRoom(socket);
     socket.data = { ...(token ? { token } : {}), userId, username, roomId };
     socket.join(socketRoom(roomId));
-    const { kind, users } = await presence.join(socket.id, roomId, userId, username);
+    // Both requests leave now, in event order; the socket already receives live messages, so
+    // the history may overlap them (clients dedupe by id) but never leaves a gap.
+    const joining = presence.join(socket.id, roomId, userId, username);
+    const history = deps.history.since(roomId, lastMessageId);
+    const { kind, users } = await joining;
+    const messages = await history;
     logger.info({ socket: socket.id, roomId, userId, kind }, "joined");
     socket.emit("system_message", existingUsers(roomId, { userId, username }, users));
+    socket.emit("chat_history", { roomId, messages });
     if (kind !== "rejoin") {
       metrics.notices.inc({ type: kind });
       socket.to(socketRoom(roomId)).emit("system_message", userNotice(kind, roomId, { userId, username }));
     }
-    ack?.({ ok: true, roomId, userId, users });
+    ack?.({ ok: true, roomId, userId, users, messages });
   };
 
-  const onSendMessage = (
-    socket: ChatSocket,
-    limiter: ConnectionLimiter,
-    payload: unknown,
-    ack: Ack | undefined,
-  ): void => {
+  /** Delivers an accepted message, stores it, and acknowledges once it is stored. */
+  const deliver = (socket: ChatSocket, message: ChatMessage, ack: Ack | undefined): void => {
+    const room = socketRoom(message.roomId);
+    socket.to(room).emit("receive_message", message);
+    metrics.messagesIn.inc({ result: "accepted" });
+    metrics.messagesOut.inc(Math.max(0, (socket.nsp.adapter.rooms.get(room)?.size ?? 1) - 1));
+    const stored = deps.history.append(message).then(
+      () => true,
+      (err: unknown) => {
+        logger.warn({ err: (err as Error).message, roomId: message.roomId, id: message.id }, "message not stored");
+        return false;
+      },
+    );
+    if (ack) {
+      void stored.then((ok) =>
+        ack({ ok: true, id: message.id, timestamp: message.serverTimestamp, ...(ok ? {} : { stored: false }) }),
+      );
+    }
+  };
+
+  /** Validates a send and builds the message, or throws the refusal. */
+  const accept = (socket: ChatSocket, limiter: ConnectionLimiter, payload: unknown): ChatMessage => {
     const { roomId, userId, username } = socket.data;
     if (roomId === undefined || userId === undefined || username === undefined) {
       throw new ChatError(ErrorCode.NotJoined, "join a room before sending messages");
@@ -149,9 +179,8 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     }
     if (content.trim() === "") throw new ChatError(ErrorCode.InvalidPayload, "message content must not be empty");
     const now = Date.now();
-    const id = deps.nextMessageId(now);
-    const message: ChatMessage = {
-      id,
+    return {
+      id: deps.nextMessageId(now),
       roomId,
       userId,
       username,
@@ -160,12 +189,46 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
       serverTimestamp: now,
       senderId: userId,
       text: content,
+      ...(m.clientMessageId === undefined ? {} : { clientMessageId: m.clientMessageId }),
     };
-    const room = socketRoom(roomId);
-    socket.to(room).emit("receive_message", message);
-    metrics.messagesIn.inc({ result: "accepted" });
-    metrics.messagesOut.inc(Math.max(0, (socket.nsp.adapter.rooms.get(room)?.size ?? 1) - 1));
-    ack?.({ ok: true, id, timestamp: now });
+  };
+
+  /**
+   * A message with a clientMessageId is delivered only after its id is claimed (one Redis
+   * round trip, the price of idempotence); plain messages go out at once. Later messages of
+   * the same socket wait behind a pending claim, so a sender's messages keep their order.
+   */
+  const onSendMessage = (socket: ChatSocket, sender: SenderState, payload: unknown, ack: Ack | undefined): void => {
+    const message = accept(socket, sender.limiter, payload);
+    if (message.clientMessageId === undefined && sender.pending === undefined) {
+      deliver(socket, message, ack);
+      return;
+    }
+    const run = async () => {
+      if (message.clientMessageId !== undefined) {
+        const first = await deps.history.claimClientMessageId(
+          message.roomId,
+          message.userId,
+          message.clientMessageId,
+          message.id,
+        );
+        if (first !== null) {
+          ack?.({ ok: true, id: first, duplicate: true });
+          return;
+        }
+      }
+      deliver(socket, message, ack);
+    };
+    const queued = (sender.pending ?? Promise.resolve()).then(run, run);
+    sender.pending = queued;
+    void queued
+      .catch((err: unknown) => {
+        logger.error({ err }, "send failed");
+        ack?.({ ok: false, error: { code: ErrorCode.Internal, message: "internal error, please retry" } });
+      })
+      .finally(() => {
+        if (sender.pending === queued) sender.pending = undefined;
+      });
   };
 
   const onLeaveSession = (socket: ChatSocket, ack: Ack | undefined): void => {
@@ -177,14 +240,14 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
 
   io.on("connection", (socket) => {
     logger.info({ socket: socket.id, ip: socket.handshake.address, tokenUser: socket.data.token?.userId }, "connected");
-    const limiter = deps.limits.forConnection();
+    const sender: SenderState = { limiter: deps.limits.forConnection(), pending: undefined };
     socket.on(
       "join_room",
       guard(socket, "join_room", (payload, ack) => onJoin(socket, payload, ack)),
     );
     socket.on(
       "send_message",
-      guard(socket, "send_message", (payload, ack) => onSendMessage(socket, limiter, payload, ack)),
+      guard(socket, "send_message", (payload, ack) => onSendMessage(socket, sender, payload, ack)),
     );
     socket.on(
       "leave_session",

@@ -23,6 +23,14 @@ export interface ChatMessage {
   serverTimestamp: number;
   senderId: string;
   text: string;
+  /** The sender's own id for the message, when it gave one. */
+  clientMessageId?: string;
+}
+
+/** `chat_history`: a room's stored messages, oldest first (sent on every join). */
+export interface ChatHistory {
+  roomId: string;
+  messages: ChatMessage[];
 }
 
 export type SystemEventType = "connect" | "reconnect" | "disconnect" | "existing_users";
@@ -43,6 +51,7 @@ export interface ServerToClientEvents {
   receive_message: (message: ChatMessage) => void;
   system_message: (message: SystemMessage) => void;
   chat_error: (error: ChatErrorBody & { event: string }) => void;
+  chat_history: (history: ChatHistory) => void;
 }
 
 export type InterServerEvents = Record<string, never>;

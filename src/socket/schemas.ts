@@ -16,6 +16,8 @@ export const joinRoomSchema = z.object(
     userId: identifier("userId"),
     username: identifier("username"),
     roomId: identifier("roomId"),
+    /** The last message this client saw: only later ones are sent back as history. */
+    lastMessageId: identifier("lastMessageId").optional(),
   },
   { message: "join_room expects {userId, username, roomId}" },
 );
@@ -37,6 +39,8 @@ export const sendMessageSchema = z.object(
           content: z.string({ message: "message.content must be a string" }).optional(),
           text: z.string({ message: "message.text must be a string" }).optional(),
           timestamp: z.number().finite().nonnegative().optional(),
+          /** Chosen by the client; a retry with the same one is not delivered twice. */
+          clientMessageId: identifier("message.clientMessageId").optional(),
         },
         { message: "message must be an object" },
       )

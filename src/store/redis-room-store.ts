@@ -45,6 +45,8 @@ export class RedisRoomStore implements RoomStore {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
+    /** How long a room's history outlives the room once nobody is present. */
+    private readonly historyTtlMs: number,
   ) {
     definePresenceScripts(redis);
   }
@@ -88,12 +90,15 @@ export class RedisRoomStore implements RoomStore {
       p.userId,
       p.instanceId,
       p.connections,
+      this.historyTtlMs,
     );
     return announce === 1 ? { roomId: p.roomId, userId: p.userId, username } : null;
   }
 
   async confirmDue(limit: number): Promise<Departure[]> {
-    return toDepartures(await this.redis.presenceConfirmDue(this.keys.grace, this.keys.prefix, limit));
+    return toDepartures(
+      await this.redis.presenceConfirmDue(this.keys.grace, this.keys.prefix, limit, this.historyTtlMs),
+    );
   }
 
   async heartbeat(instanceId: string, leaseMs: number): Promise<boolean> {

@@ -10,6 +10,7 @@ const SCRIPTS = {
   presenceReapDead: { file: "reap_dead.lua", keys: 2 },
   presenceSync: { file: "sync.lua", keys: 2 },
   presenceDeregister: { file: "deregister.lua", keys: 3 },
+  historyAppend: { file: "history_append.lua", keys: 1 },
 } as const;
 
 type Arg = string | number;
@@ -24,12 +25,13 @@ declare module "ioredis" {
     presenceReapDead(k1: string, k2: string, ...argv: Arg[]): Result<string[], Context>;
     presenceSync(k1: string, k2: string, ...argv: Arg[]): Result<string[], Context>;
     presenceDeregister(k1: string, k2: string, k3: string, ...argv: Arg[]): Result<number, Context>;
+    historyAppend(k1: string, ...argv: Arg[]): Result<number, Context>;
   }
 }
 
 const luaDir = new URL("../../lua/", import.meta.url);
 
-/** Registers the presence Lua scripts on a client (each is lib.lua followed by its own file). */
+/** Registers the Lua scripts on a client (each is lib.lua followed by its own file). */
 export function definePresenceScripts(client: Redis): void {
   const lib = readFileSync(new URL("lib.lua", luaDir), "utf8");
   for (const [name, { file, keys }] of Object.entries(SCRIPTS)) {

@@ -76,7 +76,13 @@ describe("join_room", () => {
     await client("alice", room);
     const bob = await client();
     const ack = await bob.emitWithAck("join_room", { userId: "bob", username: "Bob", roomId: room });
-    expect(ack).toEqual({ ok: true, roomId: room, userId: "bob", users: [{ userId: "alice", username: "ALICE" }] });
+    expect(ack).toEqual({
+      ok: true,
+      roomId: room,
+      userId: "bob",
+      users: [{ userId: "alice", username: "ALICE" }],
+      messages: [],
+    });
   });
 
   it("stores the room in Redis as documented", async () => {
@@ -161,29 +167,27 @@ describe("send_message", () => {
     expect(got.map((m) => m.content)).toEqual(["fine"]);
   });
 
-  it("does no Redis round trip for state", async () => {
+  it("reads and writes no room state on the message path", async () => {
     const room = newRoom();
     const alice = await client("alice", room);
     const bob = await client("bob", room);
-    const stats = async () => {
-      const info = await redis.info("commandstats");
-      const calls = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
-      return {
-        scripts: calls("evalsha") + calls("eval"),
-        reads: calls("hget") + calls("hgetall"),
-        publish: calls("publish"),
-      };
-    };
     const received = record(bob, "receive_message");
-    // Let the presence loops run once so only the messages differ between the two readings.
-    const before = await stats();
+    const monitor = await redisServer.client().monitor();
+    const commands: string[][] = [];
+    monitor.on("monitor", (_time: string, args: string[]) => commands.push(args));
+    await sleep(50);
     for (let i = 0; i < 50; i++) alice.emit("send_message", { message: { userId: "alice", content: `m${i}` } });
     await eventually(() => received.length === 50);
-    const after = await stats();
-    expect(after.publish - before.publish).toBeGreaterThanOrEqual(50);
-    expect(after.reads - before.reads).toBeLessThan(5);
-    // The presence sweep (every 100 ms here) is the only script traffic meanwhile.
-    expect(after.scripts - before.scripts).toBeLessThan(50);
+    await sleep(50);
+    monitor.disconnect();
+    const touching = commands.filter((c) => c.some((arg) => arg === `room:${room}:users`));
+    expect(touching).toEqual([]);
+    expect(commands.filter((c) => /^(hget|hgetall|hvals)$/i.test(c[0]!))).toEqual([]);
+    // What the messages do cost: one publish each (fan-out) and one history append each.
+    expect(commands.filter((c) => c[0] === "publish").length).toBeGreaterThanOrEqual(50);
+    // (MONITOR also lists the commands a script runs; count the scripts themselves.)
+    const appends = commands.filter((c) => /^evalsha$/i.test(c[0]!) && c.includes(`room:${room}:history`));
+    expect(appends.length).toBe(50);
   });
 });
 
@@ -279,5 +283,17 @@ describe("departures", () => {
     expect(await redis.exists(`room:${room}:users`)).toBe(1);
     alice.disconnect();
     await eventually(async () => (await redis.exists(`room:${room}:users`)) === 0, TEST_GRACE_MS * 10, "room deleted");
+  });
+
+  it("keeps the history of an empty room for the retention time only", async () => {
+    const room = newRoom();
+    const alice = await client("alice", room);
+    await alice.emitWithAck("send_message", { message: { userId: "alice", content: "kept" } });
+    expect(await redis.pttl(`room:${room}:history`)).toBe(-1);
+    alice.emit("leave_session");
+    await eventually(async () => (await redis.pttl(`room:${room}:history`)) > 0, 5000, "history expiry set");
+    expect(await redis.pttl(`room:${room}:history`)).toBeLessThanOrEqual(24 * 3_600_000);
+    await client("alice", room);
+    expect(await redis.pttl(`room:${room}:history`)).toBe(-1);
   });
 });

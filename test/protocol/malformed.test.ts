@@ -19,7 +19,7 @@ let bobNotices: any[];
 /** Everything the service stores, to prove a refused event changed nothing. */
 async function storedState(): Promise<Record<string, Record<string, string>>> {
   const out: Record<string, Record<string, string>> = {};
-  for (const key of (await redis.keys("room:*")).sort()) out[key] = await redis.hgetall(key);
+  for (const key of (await redis.keys("room:*:users")).sort()) out[key] = await redis.hgetall(key);
   return out;
 }
 

@@ -35,7 +35,7 @@ afterAll(async () => {
 
 const backends: [string, () => RoomStore][] = [
   ["memory", () => new MemoryRoomStore()],
-  ["redis", () => new RedisRoomStore(redis, new RedisKeys())],
+  ["redis", () => new RedisRoomStore(redis, new RedisKeys(), 60_000)],
 ];
 
 describe.each(backends)("RoomStore contract (%s)", (name, make) => {
@@ -109,7 +109,7 @@ describe.each(backends)("RoomStore contract (%s)", (name, make) => {
     expect(await store.roomUsers("r1")).toHaveLength(2);
     await store.leave({ roomId: "r1", userId: "bob", instanceId: A, connections: 0 });
     expect(await store.roomUsers("r1")).toEqual([]);
-    if (name === "redis") expect(await redis.keys("room:*")).toEqual([]);
+    if (name === "redis") expect(await redis.keys("room:*:users")).toEqual([]);
   });
 
   it("keeps a user present while another instance holds a socket", async () => {
