@@ -209,4 +209,30 @@ describe("Redis failures", () => {
     const wrong = await c.add({ REDIS_PASSWORD: "wrong" });
     expect((await health(wrong.url)).mode).toBe("memory");
   });
+
+  it("a frozen Redis delays nothing: the message is delivered at once, its failed store logged", async () => {
+    const c = await startCluster(1, { REDIS_COMMAND_TIMEOUT_MS: "400" });
+    const a = c.instances[0]!;
+    const alice = await on(a.url, "alice", "frozen-1");
+    const bob = await on(a.url, "bob", "frozen-1");
+    c.redis.freeze();
+    try {
+      const t0 = Date.now();
+      const got = nextEvent(bob, "receive_message");
+      const acked = alice.emitWithAck("send_message", { message: { userId: "alice", content: "live anyway" } });
+      expect((await got).content).toBe("live anyway");
+      expect(Date.now() - t0).toBeLessThan(300);
+      expect(await acked).toMatchObject({ ok: true, stored: false });
+      await a.waitForLog((l) => l.msg === "message not stored");
+      await eventually(async () => (await health(a.url)).mode === "memory", 5000, "memory mode");
+    } finally {
+      c.redis.thaw();
+    }
+    await eventually(async () => (await health(a.url)).mode === "shared", 10_000, "shared again");
+    const after = nextEvent(bob, "receive_message");
+    expect(await alice.emitWithAck("send_message", { message: { userId: "alice", content: "thawed" } })).toMatchObject({
+      ok: true,
+    });
+    expect((await after).content).toBe("thawed");
+  });
 });

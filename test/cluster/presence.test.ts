@@ -144,4 +144,56 @@ describe("several instances, one Redis", () => {
     );
     expect(await redis.zcard("presence:grace")).toBe(0);
   });
+
+  it("a client reconnecting to another instance catches up on exactly what it missed", async () => {
+    const room = newRoom();
+    const alice = await on(0, "alice", room);
+    const bob = await on(1, "bob", room);
+    const seen = nextEvent(bob, "receive_message");
+    await alice.emitWithAck("send_message", { message: { userId: "alice", content: "seen" } });
+    const last = (await seen).id;
+    bob.disconnect();
+    await alice.emitWithAck("send_message", { message: { userId: "alice", content: "missed 1" } });
+    await alice.emitWithAck("send_message", { message: { userId: "alice", content: "missed 2" } });
+    const bobAgain = await connect(urls[2]!);
+    clients.push(bobAgain);
+    const history = nextEvent(bobAgain, "chat_history");
+    await bobAgain.emitWithAck("join_room", { userId: "bob", username: "BOB", roomId: room, lastMessageId: last });
+    expect((await history).messages.map((m: { content: string }) => m.content)).toEqual(["missed 1", "missed 2"]);
+  });
+
+  it("a retried send on another instance is not delivered twice", async () => {
+    const room = newRoom();
+    const bob = await on(0, "bob", room);
+    const got = record(bob, "receive_message");
+    const first = await on(1, "alice", room);
+    const sent = await first.emitWithAck("send_message", {
+      message: { userId: "alice", content: "exactly once", clientMessageId: "retry-1" },
+    });
+    first.disconnect();
+    const second = await on(2, "alice", room);
+    const retry = await second.emitWithAck("send_message", {
+      message: { userId: "alice", content: "exactly once", clientMessageId: "retry-1" },
+    });
+    expect(retry).toMatchObject({ ok: true, id: sent.id, duplicate: true });
+    await sleep(300);
+    expect(got.map((m) => m.content)).toEqual(["exactly once"]);
+  });
+
+  it("a conversation across instances is stored in the order it was held", async () => {
+    const room = newRoom();
+    const alice = await on(0, "alice", room);
+    const carol = await on(2, "carol", room);
+    for (let i = 0; i < 10; i++) {
+      const [who, socket] = i % 2 === 0 ? ["alice", alice] : ["carol", carol];
+      await socket.emitWithAck("send_message", { message: { userId: who, content: `turn ${i}` } });
+    }
+    const late = await connect(urls[1]!);
+    clients.push(late);
+    const history = nextEvent(late, "chat_history");
+    await late.emitWithAck("join_room", { userId: "late", username: "LATE", roomId: room });
+    expect((await history).messages.map((m: { content: string }) => m.content)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `turn ${i}`),
+    );
+  });
 });

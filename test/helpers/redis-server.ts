@@ -63,8 +63,18 @@ export class RedisServer {
     }
   }
 
-  /** Stops the server: SIGTERM by default, SIGKILL to simulate a crash, SIGSTOP to freeze it. */
-  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered. */
+  freeze(): void {
+    this.process?.kill("SIGSTOP");
+  }
+
+  /** Resumes a frozen server. */
+  thaw(): void {
+    this.process?.kill("SIGCONT");
+  }
+
+  /** Stops the server: SIGTERM by default, SIGKILL to simulate a crash. */
+  async stop(signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
     const child = this.process;
     if (!child || child.exitCode !== null) {
       this.process = undefined;
