@@ -17,6 +17,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY lua ./lua
+COPY public ./public
 USER node
 EXPOSE 5286
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \

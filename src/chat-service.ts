@@ -80,6 +80,7 @@ export class ChatService {
       createApp(
         { mode: () => this.store.mode, ready: () => this.accepting, instanceId: this.instanceId },
         { registry: this.metrics.registry, ...(config.metricsToken ? { token: config.metricsToken } : {}) },
+        { demoPage: config.demoPage },
       ),
     );
     this.io = new Server(this.http, {

@@ -111,6 +111,9 @@ const schema = z.object({
   /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
   METRICS_TOKEN: z.string().min(1).optional(),
 
+  /** Serve the demo chat page at / (default: on in development, off otherwise). */
+  DEMO_PAGE: bool.optional(),
+
   /** How long a SIGTERM drain may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -159,6 +162,7 @@ export interface Config {
   rateLimits: RateLimitConfig;
   trustProxy: boolean;
   metricsToken?: string;
+  demoPage: boolean;
   shutdownTimeoutMs: number;
   logLevel: Env["LOG_LEVEL"];
 }
@@ -219,6 +223,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     trustProxy: e.TRUST_PROXY,
     ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),
+    demoPage: e.DEMO_PAGE ?? e.NODE_ENV === "development",
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   };

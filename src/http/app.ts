@@ -1,4 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import express, { type Express } from "express";
 import type { Registry } from "prom-client";
 
@@ -20,9 +21,15 @@ const sameSecret = (a: string, b: string): boolean => {
  * The HTTP side: liveness (`/health`, as in the seed), readiness (`/ready`) and Prometheus
  * metrics (`/metrics`, behind a bearer token when one is configured).
  */
-export function createApp(status: ServiceStatus, metrics: { registry: Registry; token?: string }): Express {
+export function createApp(
+  status: ServiceStatus,
+  metrics: { registry: Registry; token?: string },
+  options: { demoPage: boolean },
+): Express {
   const app = express();
   app.disable("x-powered-by");
+  // The demo chat page: plain HTML plus the Socket.IO client the service serves itself.
+  if (options.demoPage) app.use(express.static(fileURLToPath(new URL("../../public/", import.meta.url))));
   app.get("/health", (_req, res) => {
     res.json({ status: "ok", service: "chat-service", mode: status.mode(), instanceId: status.instanceId });
   });

@@ -62,6 +62,13 @@ describe("origin allow-list", () => {
     });
   }
 
+  it("accepts pages the service served itself (same origin), over both transports", async () => {
+    const self = `http://127.0.0.1:${svc.port}`;
+    expect(await handshake("websocket", self)).toBe(true);
+    expect(await handshake("polling", self)).toBe(true);
+    expect(await handshake("websocket", `http://127.0.0.1:${svc.port + 1}`)).toBe(false);
+  });
+
   it("sends CORS headers to allowed origins only", async () => {
     const url = `${svc.url}${SOCKET_PATH}/?EIO=4&transport=polling`;
     const ok = await fetch(url, { headers: { Origin: "http://localhost:5173" } });
