@@ -28,6 +28,7 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   async append(message: ChatMessage): Promise<void> {
+    if (this.options.limit === 0) return; // history off
     let room = this.rooms.get(message.roomId);
     if (!room) {
       room = { messages: [], lastWrite: 0 };

@@ -19,6 +19,7 @@ export class RedisHistoryStore implements HistoryStore {
   ) {}
 
   async append(message: ChatMessage): Promise<void> {
+    if (this.options.limit === 0) return; // history off
     await this.redis.historyAppend(
       this.keys.history(message.roomId),
       `${message.id}\n${JSON.stringify(message)}`,

@@ -1,0 +1,403 @@
+/**
+ * The benchmark: the chat service against the bare Socket.IO floor, in one run, on loopback.
+ *
+ *   npm run bench                       # everything, default sizes (a few minutes)
+ *   npm run bench -- --quick            # a smoke run of a few seconds
+ *   npm run bench -- --scenarios rate,memory --rooms 500 --rate 2000 --duration 10
+ *
+ * Scenarios: rate (fixed rate: latency, delivery, CPU per message), saturate (highest rate
+ * with >= 99.9 % delivery and p99 < 50 ms), memory (KiB per idle joined connection),
+ * joinstorm (p99 join -> existing_users), cross (each room split over two instances),
+ * soak (--soak-seconds of rate, RSS and p99 per window). Targets: floor, service, and
+ * service-nohistory (HISTORY_LIMIT=0) with --targets.
+ * Prints a progress line while it runs, then a Markdown table; writes bench/results/*.json.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { Worker } from "node:worker_threads";
+import { cpuSeconds, rssKiB } from "./proc-stats.js";
+import { startFloor, startRedis, startService, type Running } from "./targets.js";
+import type { WorkerResult, WorkerRoom } from "./load-worker.js";
+
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
+};
+const quick = args.includes("--quick");
+const opts = {
+  scenarios: flag("scenarios", quick ? "rate" : "rate,memory,joinstorm,cross,saturate").split(","),
+  targets: flag("targets", "floor,service").split(","),
+  rooms: Number(flag("rooms", quick ? "50" : "500")),
+  users: Number(flag("users", "2")),
+  rate: Number(flag("rate", quick ? "500" : "2000")),
+  durationMs: Number(flag("duration", quick ? "3" : "10")) * 1000,
+  workers: Number(flag("workers", "2")),
+  stepMs: Number(flag("step", "5")) * 1000,
+  soakSeconds: Number(flag("soak-seconds", "300")),
+  storm: Number(flag("storm", quick ? "100" : "1000")),
+};
+
+type Row = Record<string, number | string>;
+const results: { scenario: string; target: string; row: Row }[] = [];
+const progress = (text: string) => process.stderr.write(`\r\x1b[2K${text}`);
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Rooms, with each user's instance chosen by `urlFor(room, user)`. */
+function layout(rooms: number, users: number, urlFor: (room: number, user: number) => string): WorkerRoom[] {
+  return Array.from({ length: rooms }, (_, r) => ({
+    roomId: `bench-${r}`,
+    users: Array.from({ length: users }, (_, u) => ({ userId: `u${r}-${u}`, url: urlFor(r, u) })),
+  }));
+}
+
+/** A set of load threads over `rooms`; `rate` is split between them. */
+class Load {
+  private workers: Worker[] = [];
+  constructor(
+    private readonly rooms: WorkerRoom[],
+    private readonly options: { rate: number; durationMs: number; joinStorm?: boolean },
+  ) {}
+
+  private all<T>(message: string, type: string, onProgress?: (n: number) => void): Promise<T[]> {
+    const delivered = new Array<number>(this.workers.length).fill(0);
+    return Promise.all(
+      this.workers.map(
+        (w, i) =>
+          new Promise<T>((resolve, reject) => {
+            const onMessage = (m: { type: string; delivered?: number; result?: T; connections?: T }) => {
+              if (m.type === "progress" && onProgress) {
+                delivered[i] = m.delivered ?? 0;
+                onProgress(delivered.reduce((a, b) => a + b, 0));
+              }
+              if (m.type !== type) return;
+              w.off("message", onMessage);
+              resolve((m.result ?? m.connections) as T);
+            };
+            w.on("message", onMessage);
+            w.once("error", reject);
+            w.postMessage(message);
+          }),
+      ),
+    );
+  }
+
+  async setUp(): Promise<void> {
+    const n = Math.max(1, Math.min(opts.workers, this.rooms.length));
+    for (let i = 0; i < n; i++) {
+      const rooms = this.rooms.filter((_, r) => r % n === i);
+      this.workers.push(
+        new Worker(new URL("./load-worker.ts", import.meta.url), {
+          workerData: {
+            rooms,
+            rate: this.options.rate / n,
+            durationMs: this.options.durationMs,
+            joinStorm: !!this.options.joinStorm,
+          },
+          execArgv: ["--import", "tsx"],
+        }),
+      );
+    }
+    await this.all("setup", "ready");
+  }
+
+  async run(label: string): Promise<WorkerResult & { p50: number; p90: number; p99: number; max: number }> {
+    const started = Date.now();
+    const parts = await this.all<WorkerResult>("go", "done", (delivered) =>
+      progress(`${label}: ${((Date.now() - started) / 1000).toFixed(0)} s, ${delivered} delivered`),
+    );
+    const total = parts.reduce((n, p) => n + p.latencies.length, 0);
+    const latencies = new Float64Array(total);
+    let offset = 0;
+    for (const p of parts) {
+      latencies.set(p.latencies, offset);
+      offset += p.latencies.length;
+    }
+    latencies.sort();
+    const sum = (k: keyof WorkerResult) => parts.reduce((n, p) => n + (p[k] as number), 0);
+    return {
+      sent: sum("sent"),
+      expected: sum("expected"),
+      delivered: sum("delivered"),
+      duplicates: sum("duplicates"),
+      misrouted: sum("misrouted"),
+      latencies,
+      p50: percentile(latencies, 50),
+      p90: percentile(latencies, 90),
+      p99: percentile(latencies, 99),
+      max: latencies.at(-1) ?? NaN,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.all("close", "closed");
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+interface Deployment {
+  target: string;
+  urls: string[];
+  pids: number[];
+  redisPid?: number;
+  stop: () => Promise<void>;
+}
+
+async function deploy(target: string, instances = 1): Promise<Deployment> {
+  if (target === "floor") {
+    const f = await startFloor();
+    return { target, urls: [f.url], pids: [f.pid], stop: f.stop };
+  }
+  const redis = await startRedis();
+  const env: Record<string, string> = target === "service-nohistory" ? { HISTORY_LIMIT: "0" } : {};
+  const running: Running[] = [];
+  for (let i = 0; i < instances; i++) running.push(await startService(`${target}-${i}`, redis.port, env));
+  return {
+    target,
+    urls: running.map((r) => r.url),
+    pids: running.map((r) => r.pid),
+    redisPid: redis.pid,
+    stop: async () => {
+      await Promise.all(running.map((r) => r.stop()));
+      await redis.stop();
+    },
+  };
+}
+
+const cpuOf = (d: Deployment) => ({
+  server: d.pids.reduce((n, pid) => n + cpuSeconds(pid), 0),
+  redis: d.redisPid ? cpuSeconds(d.redisPid) : 0,
+});
+
+/** One fixed-rate window on an existing load: delivery, latency, CPU per message. */
+async function measure(d: Deployment, load: Load, label: string, rate: number): Promise<Row> {
+  const cpu0 = cpuOf(d);
+  const t0 = Date.now();
+  const r = await load.run(label);
+  const wall = (Date.now() - t0) / 1000;
+  const cpu1 = cpuOf(d);
+  const serverCpu = cpu1.server - cpu0.server;
+  const redisCpu = cpu1.redis - cpu0.redis;
+  return {
+    rate,
+    sent: r.sent,
+    delivered: r.delivered,
+    expected: r.expected,
+    deliveryPct: r.expected ? (100 * r.delivered) / r.expected : 100,
+    duplicates: r.duplicates,
+    misrouted: r.misrouted,
+    p50ms: r.p50,
+    p90ms: r.p90,
+    p99ms: r.p99,
+    maxms: r.max,
+    throughput: r.delivered / wall,
+    serverCpuPct: (100 * serverCpu) / wall,
+    redisCpuPct: (100 * redisCpu) / wall,
+    cpuPerMsgUs: r.delivered ? ((serverCpu + redisCpu) * 1e6) / r.delivered : NaN,
+    perServerCore: serverCpu > 0 ? r.delivered / serverCpu : NaN,
+    rssMiB: d.pids.reduce((n, pid) => n + rssKiB(pid), 0) / 1024,
+  };
+}
+
+async function scenarioRate(target: string, instances = 1, scenario = "rate"): Promise<Row> {
+  const d = await deploy(target, instances);
+  try {
+    const rooms = layout(opts.rooms, opts.users, (_r, u) => d.urls[u % d.urls.length]!);
+    const load = new Load(rooms, { rate: opts.rate, durationMs: opts.durationMs });
+    await load.setUp();
+    await load.run(`${scenario} ${target} warm-up`); // first window warms the JIT and connections
+    const row = await measure(d, load, `${scenario} ${target}`, opts.rate);
+    await load.close();
+    return row;
+  } finally {
+    await d.stop();
+  }
+}
+
+async function scenarioSaturate(target: string): Promise<Row> {
+  const steps = [2000, 4000, 6000, 8000, 10000, 12000, 14000, 16000, 20000, 24000];
+  let best: Row | undefined;
+  for (const rate of steps) {
+    const d = await deploy(target);
+    try {
+      const load = new Load(
+        layout(opts.rooms, opts.users, () => d.urls[0]!),
+        { rate, durationMs: opts.stepMs },
+      );
+      await load.setUp();
+      const row = await measure(d, load, `saturate ${target} @${rate}/s`, rate);
+      await load.close();
+      const ok = (row.deliveryPct as number) >= 99.9 && (row.p99ms as number) < 50;
+      if (!ok) break;
+      best = row;
+    } finally {
+      await d.stop();
+    }
+  }
+  return best ?? { rate: 0 };
+}
+
+async function scenarioMemory(target: string): Promise<Row> {
+  const d = await deploy(target);
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = rssKiB(d.pids[0]!);
+    const n = opts.rooms * opts.users;
+    const load = new Load(
+      layout(opts.rooms, opts.users, () => d.urls[0]!),
+      { rate: 0, durationMs: 0 },
+    );
+    await load.setUp();
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = rssKiB(d.pids[0]!);
+    await load.close();
+    return {
+      connections: n,
+      rssBeforeMiB: before / 1024,
+      rssAfterMiB: after / 1024,
+      kibPerConnection: (after - before) / n,
+    };
+  } finally {
+    await d.stop();
+  }
+}
+
+async function scenarioJoinStorm(target: string): Promise<Row> {
+  const d = await deploy(target);
+  try {
+    const load = new Load(
+      layout(opts.storm / opts.users, opts.users, () => d.urls[0]!),
+      {
+        rate: 0,
+        durationMs: 0,
+        joinStorm: true,
+      },
+    );
+    await load.setUp();
+    const r = await load.run(`joinstorm ${target}`);
+    await load.close();
+    return { joins: r.delivered, p50ms: r.p50, p99ms: r.p99, maxms: r.max };
+  } finally {
+    await d.stop();
+  }
+}
+
+async function scenarioSoak(target: string): Promise<Row[]> {
+  const d = await deploy(target);
+  const rows: Row[] = [];
+  try {
+    const window = 30_000;
+    const load = new Load(
+      layout(opts.rooms, opts.users, () => d.urls[0]!),
+      { rate: opts.rate, durationMs: window },
+    );
+    await load.setUp();
+    for (let t = 0; t < opts.soakSeconds * 1000; t += window) {
+      const row = await measure(d, load, `soak ${target} ${t / 1000}s`, opts.rate);
+      rows.push({
+        atSeconds: t / 1000 + window / 1000,
+        p99ms: row.p99ms ?? NaN,
+        deliveryPct: row.deliveryPct ?? NaN,
+        rssMiB: row.rssMiB ?? NaN,
+      });
+    }
+    await load.close();
+  } finally {
+    await d.stop();
+  }
+  return rows;
+}
+
+const fmt = (v: number | string | undefined) =>
+  typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1)) : (v ?? "");
+
+function table(scenario: string, columns: string[]): string {
+  const rows = results.filter((r) => r.scenario === scenario);
+  if (rows.length === 0) return "";
+  const floor = rows.find((r) => r.target === "floor")?.row;
+  const lines = [
+    `### ${scenario}`,
+    "",
+    `| target | ${columns.join(" | ")} |`,
+    `|---|${columns.map(() => "---:").join("|")}|`,
+  ];
+  for (const { target, row } of rows) {
+    const cells = columns.map((c) => {
+      const v = row[c];
+      const base = floor?.[c];
+      const ratio =
+        target !== "floor" && typeof v === "number" && typeof base === "number" && base !== 0
+          ? ` (${(v / base).toFixed(2)}×)`
+          : "";
+      return `${fmt(v)}${ratio}`;
+    });
+    lines.push(`| ${target} | ${cells.join(" | ")} |`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+async function main() {
+  const started = new Date();
+  for (const scenario of opts.scenarios) {
+    for (const target of opts.targets) {
+      if (scenario === "cross" && target !== "floor") {
+        results.push({ scenario, target: `${target} ×2`, row: await scenarioRate(target, 2, "cross") });
+      } else if (scenario === "cross") {
+        continue;
+      } else if (scenario === "rate") results.push({ scenario, target, row: await scenarioRate(target) });
+      else if (scenario === "saturate") results.push({ scenario, target, row: await scenarioSaturate(target) });
+      else if (scenario === "memory") results.push({ scenario, target, row: await scenarioMemory(target) });
+      else if (scenario === "joinstorm") results.push({ scenario, target, row: await scenarioJoinStorm(target) });
+      else if (scenario === "soak") {
+        for (const row of await scenarioSoak(target)) results.push({ scenario, target, row });
+      }
+    }
+  }
+  progress("");
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}`;
+  const floorRate = results.find((r) => r.scenario === "rate" && r.target === "floor")?.row;
+  const crossRows = results.filter((r) => r.scenario === "cross");
+  if (floorRate)
+    for (const c of crossRows) c.row.p99VsFloorSingle = (c.row.p99ms as number) / (floorRate.p99ms as number);
+  const markdown = [
+    `## Benchmark ${started.toISOString()}`,
+    "",
+    `${machine}; ${opts.rooms} rooms × ${opts.users} users, WebSocket; rate ${opts.rate} msgs/s for ${opts.durationMs / 1000} s (after a warm-up window); ratios to the floor in brackets.`,
+    "",
+    table("rate", [
+      "deliveryPct",
+      "p50ms",
+      "p90ms",
+      "p99ms",
+      "maxms",
+      "throughput",
+      "serverCpuPct",
+      "redisCpuPct",
+      "cpuPerMsgUs",
+      "rssMiB",
+    ]),
+    table("saturate", ["rate", "throughput", "deliveryPct", "p99ms", "serverCpuPct", "perServerCore"]),
+    table("memory", ["connections", "rssBeforeMiB", "rssAfterMiB", "kibPerConnection"]),
+    table("joinstorm", ["joins", "p50ms", "p99ms", "maxms"]),
+    table("cross", ["deliveryPct", "duplicates", "misrouted", "p50ms", "p99ms", "p99VsFloorSingle", "cpuPerMsgUs"]),
+    table("soak", ["atSeconds", "p99ms", "deliveryPct", "rssMiB"]),
+  ]
+    .filter(Boolean)
+    .join("\n");
+  console.log(markdown);
+  mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
+  const file = new URL(`./results/${started.toISOString().replace(/[:.]/g, "-")}.json`, import.meta.url);
+  writeFileSync(file, JSON.stringify({ started, machine, options: opts, results }, null, 2));
+  console.log(`\nresults: ${file.pathname}`);
+  const bad = results.filter((r) => (r.row.duplicates as number) > 0 || (r.row.misrouted as number) > 0);
+  if (bad.length) {
+    console.error("deliveries were duplicated or misrouted:", bad.map((b) => `${b.scenario}/${b.target}`).join(", "));
+    process.exitCode = 1;
+  }
+}
+
+await main();

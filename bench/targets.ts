@@ -1,0 +1,109 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+export const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+
+export interface Running {
+  name: string;
+  url: string;
+  pid: number;
+  stop: () => Promise<void>;
+}
+
+async function waitForHttp(url: string, child: ChildProcess, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    const ok = await fetch(url).then(
+      (r) => r.status < 500,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not start`);
+}
+
+const stopper = (child: ChildProcess) => () =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once("exit", () => resolve());
+    child.kill("SIGKILL");
+  });
+
+/** A private redis-server (nothing on disk). */
+export async function startRedis(): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    {
+      stdio: "ignore",
+    },
+  );
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once("error", () => resolve(true)); // port taken: redis is listening
+      s.listen(port, "127.0.0.1", () => s.close(() => resolve(false)));
+    });
+    if (up) break;
+    if (Date.now() > deadline) throw new Error("redis-server did not start");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { port, pid: child.pid!, stop: stopper(child) };
+}
+
+/** The bare Socket.IO floor server. */
+export async function startFloor(): Promise<Running> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["--import", "tsx", "bench/floor-server.ts"], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port) },
+    stdio: "ignore",
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/api/v1/chat-service/socket.io/?EIO=4&transport=polling`, child, "floor");
+  return { name: "floor", url, pid: child.pid!, stop: stopper(child) };
+}
+
+/** The chat service (dist/main.js, built) with every feature on, against `redisPort`. */
+export async function startService(
+  name: string,
+  redisPort: number,
+  env: Record<string, string> = {},
+): Promise<Running> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["dist/main.js"], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? "",
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      NODE_ENV: "production",
+      REDIS_HOST: "127.0.0.1",
+      REDIS_PORT: String(redisPort),
+      LOG_LEVEL: "warn",
+      // The benchmark is one client address sending as fast as asked: limits off.
+      RATE_MESSAGES_PER_SECOND: "0",
+      RATE_JOINS_PER_MINUTE: "0",
+      RATE_CONNECTIONS_PER_MINUTE: "0",
+      ...env,
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/ready`, child, name);
+  return { name, url, pid: child.pid!, stop: stopper(child) };
+}
