@@ -1,8 +1,7 @@
 /**
- * One load-generator thread: its share of the rooms, every user of a room in this thread, so
- * a message's sender and receivers read one clock. Driven by messages from bench/run.ts.
+ * One load-generator process: its share of the rooms, every user of a room in this process,
+ * so a message's sender and receivers read one clock. Forked and driven by bench/run.ts.
  */
-import { parentPort, workerData } from "node:worker_threads";
 import { performance } from "node:perf_hooks";
 import { io, type Socket } from "socket.io-client";
 
@@ -27,8 +26,11 @@ export interface WorkerResult {
   latencies: Float64Array;
 }
 
-const task = workerData as WorkerTask;
-const port = parentPort!;
+const task = JSON.parse(process.env.BENCH_TASK ?? "{}") as WorkerTask;
+const port = {
+  postMessage: (m: unknown) => process.send!(m),
+  on: (event: "message", listener: (m: string) => void) => process.on(event, listener),
+};
 const PATH = "/api/v1/chat-service/socket.io";
 
 interface Member {
@@ -187,5 +189,6 @@ port.on("message", async (msg: string) => {
   } else if (msg === "close") {
     members.forEach((m) => m.socket.close());
     port.postMessage({ type: "closed" });
+    process.disconnect();
   }
 });

@@ -14,7 +14,8 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { Worker } from "node:worker_threads";
+import { fileURLToPath } from "node:url";
+import { fork, type ChildProcess } from "node:child_process";
 import { cpuSeconds, rssKiB } from "./proc-stats.js";
 import { startFloor, startRedis, startService, type Running } from "./targets.js";
 import type { WorkerResult, WorkerRoom } from "./load-worker.js";
@@ -55,9 +56,9 @@ function layout(rooms: number, users: number, urlFor: (room: number, user: numbe
   }));
 }
 
-/** A set of load threads over `rooms`; `rate` is split between them. */
+/** A set of load processes over `rooms`; `rate` is split between them. */
 class Load {
-  private workers: Worker[] = [];
+  private workers: ChildProcess[] = [];
   constructor(
     private readonly rooms: WorkerRoom[],
     private readonly options: { rate: number; durationMs: number; joinStorm?: boolean },
@@ -80,7 +81,7 @@ class Load {
             };
             w.on("message", onMessage);
             w.once("error", reject);
-            w.postMessage(message);
+            w.send(message);
           }),
       ),
     );
@@ -91,14 +92,18 @@ class Load {
     for (let i = 0; i < n; i++) {
       const rooms = this.rooms.filter((_, r) => r % n === i);
       this.workers.push(
-        new Worker(new URL("./load-worker.ts", import.meta.url), {
-          workerData: {
-            rooms,
-            rate: this.options.rate / n,
-            durationMs: this.options.durationMs,
-            joinStorm: !!this.options.joinStorm,
-          },
+        fork(fileURLToPath(new URL("./load-worker.ts", import.meta.url)), [], {
           execArgv: ["--import", "tsx"],
+          serialization: "advanced",
+          env: {
+            ...process.env,
+            BENCH_TASK: JSON.stringify({
+              rooms,
+              rate: this.options.rate / n,
+              durationMs: this.options.durationMs,
+              joinStorm: !!this.options.joinStorm,
+            }),
+          },
         }),
       );
     }
@@ -135,7 +140,7 @@ class Load {
 
   async close(): Promise<void> {
     await this.all("close", "closed");
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers.forEach((w) => w.kill());
   }
 }
 
