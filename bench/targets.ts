@@ -34,11 +34,16 @@ async function waitForHttp(url: string, child: ChildProcess, what: string): Prom
   throw new Error(`${what} did not start`);
 }
 
+/** SIGTERM (so a --cpu-prof profile gets written), SIGKILL after 5 s. */
 const stopper = (child: ChildProcess) => () =>
   new Promise<void>((resolve) => {
     if (child.exitCode !== null) return resolve();
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill("SIGTERM");
   });
 
 /** A private redis-server (nothing on disk). */
@@ -85,7 +90,9 @@ export async function startService(
   env: Record<string, string> = {},
 ): Promise<Running> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["dist/main.js"], {
+  // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the service.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, "dist/main.js"], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? "",

@@ -1,8 +1,9 @@
 -- A socket of user joined the room on this instance.
 -- KEYS: room hash, grace zset, this instance's room index
 -- ARGV: roomId, userId, username, instanceId, connections (this instance's sockets of the user)
--- Returns { kind, { userId, username, ... } } where kind is connect | reconnect | rejoin and the
--- list holds the other users present (in their grace period included).
+-- Returns { kind, { userId, username, ... }, { instanceId, ... } } where kind is connect |
+-- reconnect | rejoin, the second list holds the other users present (in their grace period
+-- included) and the third the other instances holding a socket in the room.
 local key, grace_key, rooms_key = KEYS[1], KEYS[2], KEYS[3]
 local room_id, user_id, username, instance_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local n = tonumber(ARGV[5])
@@ -26,14 +27,21 @@ redis.call('SADD', rooms_key, room_id)
 redis.call('PERSIST', history_key(key))
 
 local others = {}
+local hosts, seen = {}, {}
 local all = redis.call('HGETALL', key)
 for i = 1, #all, 2 do
-  if all[i] ~= user_id then
-    local e = decode(all[i + 1])
-    if e and not e.isDisconnectConfirm then
+  local e = decode(all[i + 1])
+  if e then
+    if all[i] ~= user_id and not e.isDisconnectConfirm then
       others[#others + 1] = all[i]
       others[#others + 1] = e.username or ''
     end
+    for id, n in pairs(e.instances) do
+      if id ~= instance_id and n > 0 and not seen[id] then
+        seen[id] = true
+        hosts[#hosts + 1] = id
+      end
+    end
   end
 end
-return { kind, others }
+return { kind, others, hosts }

@@ -16,6 +16,7 @@ import type { Logger } from "./logger.js";
 import { Metrics } from "./metrics/metrics.js";
 import { LocalRegistry } from "./presence/local-registry.js";
 import { PresenceService, type PresenceAnnouncer } from "./presence/presence-service.js";
+import { RoomHosts } from "./presence/room-hosts.js";
 import { bestEffortPublisher } from "./redis/best-effort-publisher.js";
 import { RedisConnection } from "./redis/connection.js";
 import { RedisKeys } from "./redis/keys.js";
@@ -37,10 +38,12 @@ export class ChatService {
   readonly instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
   private readonly redis: RedisConnection;
   private readonly store: FailoverRoomStore;
+  private readonly redisStore: RedisRoomStore;
   private readonly presence: PresenceService;
   private readonly http: HttpServer;
   private readonly io: ChatServer;
   private readonly limits: RateLimits;
+  private readonly hosts: RoomHosts;
   private readonly memoryHistory: MemoryHistoryStore;
   readonly metrics: Metrics;
   private accepting = false;
@@ -53,8 +56,9 @@ export class ChatService {
     const keys = new RedisKeys(config.redis.keyPrefix);
     this.redis = new RedisConnection(config.redis, logger);
     const registry = new LocalRegistry();
+    this.redisStore = new RedisRoomStore(this.redis.command, keys, config.history.retentionMs);
     this.store = new FailoverRoomStore(
-      new RedisRoomStore(this.redis.command, keys, config.history.retentionMs),
+      this.redisStore,
       new MemoryRoomStore(),
       {
         instanceId: this.instanceId,
@@ -63,7 +67,10 @@ export class ChatService {
         snapshot: () => registry.snapshot(),
         logger,
         onModeChange: (mode) => {
-          if (mode === "memory") this.metrics.redisErrors.inc({ kind: "failover" });
+          if (mode === "memory") {
+            this.metrics.redisErrors.inc({ kind: "failover" });
+            this.hosts.reset();
+          }
         },
       },
       "memory",
@@ -97,10 +104,23 @@ export class ChatService {
 
     this.io.use(this.admission(config));
 
+    this.hosts = new RoomHosts({
+      instanceId: this.instanceId,
+      publisher: this.redis.command,
+      subscriber: this.redis.subscriber,
+      channel: keys.hostsChannel,
+      ackTimeoutMs: 1000,
+      logger,
+      shared: () => this.store.mode === "shared",
+    });
+    this.io.of("/").adapter.on("delete-room", (room: string) => {
+      if (room.startsWith("room:")) this.hosts.roomClosed(room.slice("room:".length));
+    });
     const announce =
       (type: "disconnect" | "reconnect") => (d: { roomId: string; userId: string; username: string }) => {
         this.metrics.notices.inc({ type });
-        this.io.to(socketRoom(d.roomId)).emit("system_message", userNotice(type, d.roomId, d));
+        const target = this.hosts.needsPublish(d.roomId) ? this.io : this.io.local;
+        target.to(socketRoom(d.roomId)).emit("system_message", userNotice(type, d.roomId, d));
       };
     const announcer: PresenceAnnouncer = { departed: announce("disconnect"), reconnected: announce("reconnect") };
     this.presence = new PresenceService(
@@ -122,6 +142,7 @@ export class ChatService {
     );
     registerChatHandlers(this.io, {
       presence: this.presence,
+      hosts: this.hosts,
       history,
       limits: this.limits,
       metrics: this.metrics,
@@ -173,6 +194,7 @@ export class ChatService {
         "redis unreachable at start: serving from memory; shared mode resumes when redis answers",
       );
     }
+    this.hosts.start();
     await this.presence.start();
     await new Promise<void>((resolve, reject) => {
       this.http.once("error", reject);

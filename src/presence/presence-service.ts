@@ -40,6 +40,8 @@ export class PresenceService {
     private readonly announcer: PresenceAnnouncer,
     private readonly options: PresenceOptions,
     private readonly logger: Logger,
+    /** Called after this instance's state was written back to the shared store. */
+    private readonly onResync: () => Promise<void> = async () => {},
   ) {}
 
   /** Registers this instance (and writes back its state when the store needs it), then starts the loops. */
@@ -104,7 +106,10 @@ export class PresenceService {
     try {
       if (this.store.mode === "memory") {
         const reconnected = await this.store.recover();
-        reconnected?.forEach((d) => this.announcer.reconnected(d));
+        if (reconnected) {
+          reconnected.forEach((d) => this.announcer.reconnected(d));
+          await this.onResync();
+        }
         return;
       }
       const lapsed = await this.store.heartbeat(this.options.instanceId, this.options.leaseMs);
@@ -113,6 +118,7 @@ export class PresenceService {
         const reconnected = await this.store.sync(this.options.instanceId, users, this.options.graceMs);
         this.logger.info({ users: users.length }, "presence lease (re)acquired: local state written to redis");
         reconnected.forEach((d) => this.announcer.reconnected(d));
+        await this.onResync();
       }
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, "presence heartbeat failed");

@@ -18,9 +18,9 @@ function baseOptions(cfg: Config["redis"]): RedisOptions {
 
 /**
  * The two Redis connections of an instance:
- * - `command`: state scripts and adapter publishes. It fails fast when Redis is away
- *   (no offline queue, no resend, a command timeout), so the caller falls back to memory
- *   instead of hanging;
+ * - `command`: state scripts and adapter publishes, auto-pipelined. It fails fast when Redis
+ *   is away (no offline queue, no resend, a command timeout), so the caller falls back to
+ *   memory instead of hanging;
  * - `subscriber`: the adapter's subscriptions, which it queues and restores by itself
  *   after every reconnect.
  */
@@ -40,6 +40,9 @@ export class RedisConnection {
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
       commandTimeout: cfg.commandTimeoutMs,
+      // Commands issued in one tick leave in one write, in order (bench/RESULTS.md: fewer
+      // syscalls on both sides for the publish and history append of every message).
+      enableAutoPipelining: true,
     });
     this.subscriber = make({
       ...common,

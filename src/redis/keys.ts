@@ -40,6 +40,11 @@ export class RedisKeys {
     return `${this.prefix}presence:instance:${instanceId}:rooms`;
   }
 
+  /** Channel on which instances tell each other which rooms they host (see RoomHosts). */
+  get hostsChannel(): string {
+    return `${this.prefix}presence:hosts`;
+  }
+
   /** Key prefix of the Socket.IO Redis adapter's channels. */
   get adapterChannel(): string {
     return `${this.prefix}socket.io`;

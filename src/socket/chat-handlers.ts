@@ -4,6 +4,7 @@ import type { ConnectionLimiter, RateLimits } from "../limits/rate-limits.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { PresenceService } from "../presence/presence-service.js";
+import type { RoomHosts } from "../presence/room-hosts.js";
 import { ChatError, ErrorCode } from "./errors.js";
 import type {
   Ack,
@@ -21,6 +22,7 @@ export type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, Inte
 
 export interface ChatHandlerDeps {
   presence: PresenceService;
+  hosts: RoomHosts;
   history: HistoryStore;
   limits: RateLimits;
   metrics: Metrics;
@@ -86,6 +88,10 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
       }
     };
 
+  /** The room's other sockets: through Redis only when another instance hosts the room. */
+  const toOthers = (socket: ChatSocket, roomId: string) =>
+    deps.hosts.needsPublish(roomId) ? socket.to(socketRoom(roomId)) : socket.local.to(socketRoom(roomId));
+
   const leaveCurrentRoom = (socket: ChatSocket): void => {
     const { roomId, userId } = socket.data;
     if (roomId === undefined || userId === undefined) return;
@@ -114,19 +120,20 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     if (socket.disconnected) return;
     if (socket.data.roomId !== roomId || socket.data.userId !== userId) leaveCurrentRoom(socket);
     socket.data = { ...(token ? { token } : {}), userId, username, roomId };
+    const firstLocal = deps.hosts.beginJoin(roomId);
     socket.join(socketRoom(roomId));
-    // Both requests leave now, in event order; the socket already receives live messages, so
-    // the history may overlap them (clients dedupe by id) but never leaves a gap.
-    const joining = presence.join(socket.id, roomId, userId, username);
-    const history = deps.history.since(roomId, lastMessageId);
-    const { kind, users } = await joining;
-    const messages = await history;
+    const { kind, users, remoteHosts } = await presence.join(socket.id, roomId, userId, username);
+    // Once the room's other instances know this one hosts it, everything they send reaches
+    // this socket: live (published) or in the history read now. Live and history may
+    // overlap (clients dedupe by id), but never leave a gap.
+    await deps.hosts.joined(roomId, remoteHosts, firstLocal);
+    const messages = await deps.history.since(roomId, lastMessageId);
     logger.info({ socket: socket.id, roomId, userId, kind }, "joined");
     socket.emit("system_message", existingUsers(roomId, { userId, username }, users));
     socket.emit("chat_history", { roomId, messages });
     if (kind !== "rejoin") {
       metrics.notices.inc({ type: kind });
-      socket.to(socketRoom(roomId)).emit("system_message", userNotice(kind, roomId, { userId, username }));
+      toOthers(socket, roomId).emit("system_message", userNotice(kind, roomId, { userId, username }));
     }
     ack?.({ ok: true, roomId, userId, users, messages });
   };
@@ -134,7 +141,7 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
   /** Delivers an accepted message, stores it, and acknowledges once it is stored. */
   const deliver = (socket: ChatSocket, message: ChatMessage, ack: Ack | undefined): void => {
     const room = socketRoom(message.roomId);
-    socket.to(room).emit("receive_message", message);
+    toOthers(socket, message.roomId).emit("receive_message", message);
     metrics.messagesIn.inc({ result: "accepted" });
     metrics.messagesOut.inc(Math.max(0, (socket.nsp.adapter.rooms.get(room)?.size ?? 1) - 1));
     const stored = deps.history.append(message).then(

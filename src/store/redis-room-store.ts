@@ -52,7 +52,7 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async join(p: PresenceKey & { username: string; instanceId: string; connections: number }): Promise<JoinResult> {
-    const [kind, flat] = await this.redis.presenceJoin(
+    const [kind, flat, remoteHosts] = await this.redis.presenceJoin(
       this.keys.room(p.roomId),
       this.keys.grace,
       this.keys.instanceRooms(p.instanceId),
@@ -64,7 +64,7 @@ export class RedisRoomStore implements RoomStore {
     );
     const users = [];
     for (let i = 0; i + 1 < flat.length; i += 2) users.push({ userId: flat[i]!, username: flat[i + 1]! });
-    return { kind: kind as JoinResult["kind"], users };
+    return { kind: kind as JoinResult["kind"], users, remoteHosts };
   }
 
   async drop(p: PresenceKey & { instanceId: string; connections: number; graceMs: number }): Promise<number | null> {
@@ -137,6 +137,15 @@ export class RedisRoomStore implements RoomStore {
       instanceId,
       graceMs,
     );
+  }
+
+  /** The other instances holding a socket in each room (see lua/room_hosts.lua). */
+  async roomHosts(instanceId: string, roomIds: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    if (roomIds.length === 0) return out;
+    const flat = await this.redis.presenceRoomHosts(this.keys.prefix, instanceId, ...roomIds);
+    for (let i = 0; i + 1 < flat.length; i += 2) out.set(flat[i] as string, flat[i + 1] as string[]);
+    return out;
   }
 
   async roomUsers(roomId: string): Promise<StoredUser[]> {

@@ -11,13 +11,15 @@ const SCRIPTS = {
   presenceSync: { file: "sync.lua", keys: 2 },
   presenceDeregister: { file: "deregister.lua", keys: 3 },
   historyAppend: { file: "history_append.lua", keys: 1 },
+  presenceRoomHosts: { file: "room_hosts.lua", keys: 0 },
 } as const;
 
 type Arg = string | number;
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
-    presenceJoin(k1: string, k2: string, k3: string, ...argv: Arg[]): Result<[string, string[]], Context>;
+    presenceJoin(k1: string, k2: string, k3: string, ...argv: Arg[]): Result<[string, string[], string[]], Context>;
+    presenceRoomHosts(...argv: Arg[]): Result<(string | string[])[], Context>;
     presenceDrop(k1: string, k2: string, k3: string, ...argv: Arg[]): Result<number, Context>;
     presenceLeave(k1: string, k2: string, k3: string, ...argv: Arg[]): Result<[number, string], Context>;
     presenceConfirmDue(k1: string, ...argv: Arg[]): Result<string[], Context>;

@@ -22,6 +22,11 @@ export interface JoinResult {
   kind: JoinKind;
   /** The other users present in the room, those in their grace period included. */
   users: UserRef[];
+  /**
+   * The other instances holding a socket in the room, as the shared store knows them;
+   * undefined when the answer came from this instance's memory (unknown).
+   */
+  remoteHosts?: string[];
 }
 
 /** A departure the caller must announce to the room. */
