@@ -1,9 +1,17 @@
--- Appends a message to a room's history and keeps only the newest ones.
--- Members are "<messageId>\n<message JSON>" with score 0, so the set is ordered by id
--- (ids are fixed-width and sort as they were issued).
--- KEYS: history zset
--- ARGV: member, max messages kept
-local key = KEYS[1]
-redis.call('ZADD', key, 0, ARGV[1])
-redis.call('ZREMRANGEBYRANK', key, 0, -(tonumber(ARGV[2]) + 1))
-return 1
+-- Appends messages to rooms' histories (one batch per event-loop turn of an instance) and
+-- keeps only the newest of each. Members are "<messageId>\n<message JSON>" with score 0, so
+-- each set is ordered by id (ids are fixed-width and sort as they were issued).
+-- KEYS: one history zset per message (repeated when a room has several)
+-- ARGV: max messages kept, then the members, one per key
+local limit = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, 0, ARGV[i + 1])
+end
+local trimmed = {}
+for _, key in ipairs(KEYS) do
+  if not trimmed[key] then
+    trimmed[key] = true
+    redis.call('ZREMRANGEBYRANK', key, 0, -(limit + 1))
+  end
+end
+return #KEYS

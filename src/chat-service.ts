@@ -57,6 +57,8 @@ export class ChatService {
     this.redis = new RedisConnection(config.redis, logger);
     const registry = new LocalRegistry();
     this.redisStore = new RedisRoomStore(this.redis.command, keys, config.history.retentionMs);
+    // Appends are batched over 5 ms: one Redis write for many messages (bench/RESULTS.md).
+    const redisHistory = new RedisHistoryStore(this.redis.command, keys, { ...config.history, flushMs: 5 });
     this.store = new FailoverRoomStore(
       this.redisStore,
       new MemoryRoomStore(),
@@ -112,6 +114,7 @@ export class ChatService {
       ackTimeoutMs: 1000,
       logger,
       shared: () => this.store.mode === "shared",
+      beforeAck: () => redisHistory.flush(),
     });
     this.io.of("/").adapter.on("delete-room", (room: string) => {
       if (room.startsWith("room:")) this.hosts.roomClosed(room.slice("room:".length));
@@ -134,12 +137,7 @@ export class ChatService {
       ...config.history,
       isActive: (roomId) => registry.hasRoom(roomId),
     });
-    const history = new FailoverHistoryStore(
-      new RedisHistoryStore(this.redis.command, keys, config.history),
-      this.memoryHistory,
-      () => this.store.mode,
-      logger,
-    );
+    const history = new FailoverHistoryStore(redisHistory, this.memoryHistory, () => this.store.mode, logger);
     registerChatHandlers(this.io, {
       presence: this.presence,
       hosts: this.hosts,

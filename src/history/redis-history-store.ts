@@ -12,19 +12,47 @@ const AFTER_ALL = Buffer.from([0xff]);
  * scripts keep it while anybody is present and let it expire after the room empties.
  */
 export class RedisHistoryStore implements HistoryStore {
+  /** Appends waiting for the current batch. */
+  private pending: { key: string; member: string; done: (err?: Error) => void }[] = [];
+  private scheduled = false;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
-    private readonly options: { limit: number; dedupeWindowMs: number },
+    private readonly options: { limit: number; dedupeWindowMs: number; flushMs: number },
   ) {}
 
-  async append(message: ChatMessage): Promise<void> {
-    if (this.options.limit === 0) return; // history off
-    await this.redis.historyAppend(
-      this.keys.history(message.roomId),
-      `${message.id}\n${JSON.stringify(message)}`,
-      this.options.limit,
-    );
+  /**
+   * Queues the message; the appends of a short window (`flushMs`) go to Redis as one script
+   * call, off the delivery path (which has already happened). Resolves once stored.
+   */
+  append(message: ChatMessage): Promise<void> {
+    if (this.options.limit === 0) return Promise.resolve(); // history off
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({
+        key: this.keys.history(message.roomId),
+        member: `${message.id}\n${JSON.stringify(message)}`,
+        done: (err) => (err ? reject(err) : resolve()),
+      });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setTimeout(() => this.flush(), this.options.flushMs);
+      }
+    });
+  }
+
+  /** Sends the queued appends now (called before anything that must reach Redis after them). */
+  flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    this.redis
+      .historyAppend(batch.length, ...batch.map((p) => p.key), this.options.limit, ...batch.map((p) => p.member))
+      .then(
+        () => batch.forEach((p) => p.done()),
+        (err: Error) => batch.forEach((p) => p.done(err)),
+      );
   }
 
   async since(roomId: string, afterId?: string): Promise<ChatMessage[]> {

@@ -39,6 +39,8 @@ export class RoomHosts {
       ackTimeoutMs: number;
       logger: Logger;
       shared: () => boolean;
+      /** Sends anything queued that must reach Redis before an ack (the history batch). */
+      beforeAck: () => void;
     },
   ) {}
 
@@ -143,6 +145,7 @@ export class RoomHosts {
     const hosts = this.rooms.get(notice.roomId)?.hosts;
     if (notice.type === "hello" && notice.to.includes(me)) {
       hosts?.add(notice.from);
+      this.options.beforeAck();
       this.publish({ type: "ack", roomId: notice.roomId, from: me, to: notice.from });
     } else if (notice.type === "ack" && notice.to === me) {
       const pending = this.waiting.get(notice.roomId);

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Redis, Result } from "ioredis";
 
-const SCRIPTS = {
+const SCRIPTS: Record<string, { file: string; keys: number | undefined }> = {
   presenceJoin: { file: "join.lua", keys: 3 },
   presenceDrop: { file: "drop.lua", keys: 3 },
   presenceLeave: { file: "leave.lua", keys: 3 },
@@ -10,9 +10,9 @@ const SCRIPTS = {
   presenceReapDead: { file: "reap_dead.lua", keys: 2 },
   presenceSync: { file: "sync.lua", keys: 2 },
   presenceDeregister: { file: "deregister.lua", keys: 3 },
-  historyAppend: { file: "history_append.lua", keys: 1 },
+  historyAppend: { file: "history_append.lua", keys: undefined }, // key count given per call
   presenceRoomHosts: { file: "room_hosts.lua", keys: 0 },
-} as const;
+};
 
 type Arg = string | number;
 
@@ -27,7 +27,7 @@ declare module "ioredis" {
     presenceReapDead(k1: string, k2: string, ...argv: Arg[]): Result<string[], Context>;
     presenceSync(k1: string, k2: string, ...argv: Arg[]): Result<string[], Context>;
     presenceDeregister(k1: string, k2: string, k3: string, ...argv: Arg[]): Result<number, Context>;
-    historyAppend(k1: string, ...argv: Arg[]): Result<number, Context>;
+    historyAppend(numberOfKeys: number, ...keysThenArgv: Arg[]): Result<number, Context>;
   }
 }
 
@@ -38,6 +38,6 @@ export function definePresenceScripts(client: Redis): void {
   const lib = readFileSync(new URL("lib.lua", luaDir), "utf8");
   for (const [name, { file, keys }] of Object.entries(SCRIPTS)) {
     const body = readFileSync(new URL(file, luaDir), "utf8");
-    client.defineCommand(name, { numberOfKeys: keys, lua: `${lib}\n${body}` });
+    client.defineCommand(name, { ...(keys === undefined ? {} : { numberOfKeys: keys }), lua: `${lib}\n${body}` });
   }
 }
