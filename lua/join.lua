@@ -36,12 +36,7 @@ for i = 1, #all, 2 do
       others[#others + 1] = all[i]
       others[#others + 1] = e.username or ''
     end
-    for id, n in pairs(e.instances) do
-      if id ~= instance_id and n > 0 and not seen[id] then
-        seen[id] = true
-        hosts[#hosts + 1] = id
-      end
-    end
+    add_hosts(e, instance_id, hosts, seen)
   end
 end
 return { kind, others, hosts }

@@ -48,6 +48,16 @@ local function instance_rooms_key(prefix, instance_id)
   return prefix .. 'presence:instance:' .. instance_id .. ':rooms'
 end
 
+-- Adds the instances (other than self_id) holding a socket of `entry` to the list `hosts`.
+local function add_hosts(entry, self_id, hosts, seen)
+  for id, n in pairs(entry.instances) do
+    if id ~= self_id and n > 0 and not seen[id] then
+      seen[id] = true
+      hosts[#hosts + 1] = id
+    end
+  end
+end
+
 -- Starts the grace period of a present user who has no socket left anywhere.
 local function start_grace(entry, grace_key, room_id, user_id, deadline)
   if entry.isDisconnectConfirm or connections(entry) > 0 or entry.graceUntil then return false end

@@ -16,8 +16,8 @@ export class FailoverHistoryStore implements HistoryStore {
     private readonly logger: Logger,
   ) {}
 
-  append(message: ChatMessage): Promise<void> {
-    return this.mode() === "shared" ? this.redis.append(message) : this.memory.append(message);
+  append(message: ChatMessage, done: (err?: Error) => void): void {
+    (this.mode() === "shared" ? this.redis : this.memory).append(message, done);
   }
 
   since(roomId: string, afterId?: string): Promise<ChatMessage[]> {

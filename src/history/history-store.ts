@@ -5,7 +5,8 @@ import type { ChatMessage } from "../socket/events.js";
  * append loses only the stored copy.
  */
 export interface HistoryStore {
-  append(message: ChatMessage): Promise<void>;
+  /** Stores the message; `done` is called once it is stored (or with the error). */
+  append(message: ChatMessage, done: (err?: Error) => void): void;
   /** The stored messages, or only those after `afterId` when given. */
   since(roomId: string, afterId?: string): Promise<ChatMessage[]>;
   /**

@@ -27,7 +27,12 @@ export class MemoryHistoryStore implements HistoryStore {
     this.sweepTimer.unref();
   }
 
-  async append(message: ChatMessage): Promise<void> {
+  append(message: ChatMessage, done: (err?: Error) => void): void {
+    this.store(message);
+    done();
+  }
+
+  private store(message: ChatMessage): void {
     if (this.options.limit === 0) return; // history off
     let room = this.rooms.get(message.roomId);
     if (!room) {

@@ -24,21 +24,20 @@ export class RedisHistoryStore implements HistoryStore {
 
   /**
    * Queues the message; the appends of a short window (`flushMs`) go to Redis as one script
-   * call, off the delivery path (which has already happened). Resolves once stored.
+   * call, off the delivery path (which has already happened). Callbacks, not promises: this
+   * runs once per message.
    */
-  append(message: ChatMessage): Promise<void> {
-    if (this.options.limit === 0) return Promise.resolve(); // history off
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({
-        key: this.keys.history(message.roomId),
-        member: `${message.id}\n${JSON.stringify(message)}`,
-        done: (err) => (err ? reject(err) : resolve()),
-      });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setTimeout(() => this.flush(), this.options.flushMs);
-      }
+  append(message: ChatMessage, done: (err?: Error) => void): void {
+    if (this.options.limit === 0) return done(); // history off
+    this.pending.push({
+      key: this.keys.history(message.roomId),
+      member: `${message.id}\n${JSON.stringify(message)}`,
+      done,
     });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setTimeout(() => this.flush(), this.options.flushMs);
+    }
   }
 
   /** Sends the queued appends now (called before anything that must reach Redis after them). */
@@ -59,10 +58,11 @@ export class RedisHistoryStore implements HistoryStore {
     const key = this.keys.history(roomId);
     const members =
       afterId === undefined
-        ? await this.redis.zrange(key, 0, -1)
+        ? await this.redis.zrange(key, -this.options.limit, -1)
         : await this.redis.zrangeBuffer(key, Buffer.concat([Buffer.from(`(${afterId}\n`), AFTER_ALL]), "+", "BYLEX");
     const out: ChatMessage[] = [];
-    for (const member of members) {
+    // The set may hold a few more than `limit` until its next trim: keep the newest.
+    for (const member of members.slice(-this.options.limit)) {
       const text = member.toString();
       try {
         out.push(JSON.parse(text.slice(text.indexOf("\n") + 1)) as ChatMessage);

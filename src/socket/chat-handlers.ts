@@ -144,18 +144,10 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     toOthers(socket, message.roomId).emit("receive_message", message);
     metrics.messagesIn.inc({ result: "accepted" });
     metrics.messagesOut.inc(Math.max(0, (socket.nsp.adapter.rooms.get(room)?.size ?? 1) - 1));
-    const stored = deps.history.append(message).then(
-      () => true,
-      (err: unknown) => {
-        logger.warn({ err: (err as Error).message, roomId: message.roomId, id: message.id }, "message not stored");
-        return false;
-      },
-    );
-    if (ack) {
-      void stored.then((ok) =>
-        ack({ ok: true, id: message.id, timestamp: message.serverTimestamp, ...(ok ? {} : { stored: false }) }),
-      );
-    }
+    deps.history.append(message, (err) => {
+      if (err) logger.warn({ err: err.message, roomId: message.roomId, id: message.id }, "message not stored");
+      ack?.({ ok: true, id: message.id, timestamp: message.serverTimestamp, ...(err ? { stored: false } : {}) });
+    });
   };
 
   /** Validates a send and builds the message, or throws the refusal. */
