@@ -73,9 +73,10 @@ export class RoomHosts {
 
   /**
    * The store answered a join. `firstLocal` as returned by {@link beginJoin}. Resolves once
-   * the other hosts know about this instance (or did not answer in time).
+   * the other hosts know about this instance (or did not answer in time), with true when an
+   * introduction was made or waited for (history read before it may miss messages).
    */
-  async joined(roomId: string, remoteHosts: string[] | undefined, firstLocal: boolean): Promise<void> {
+  async joined(roomId: string, remoteHosts: string[] | undefined, firstLocal: boolean): Promise<boolean> {
     const room = this.rooms.get(roomId);
     if (room && remoteHosts) for (const h of remoteHosts) room.hosts.add(h);
     if (firstLocal) {
@@ -85,10 +86,14 @@ export class RoomHosts {
         this.introductions.set(roomId, introduction);
         await introduction;
         if (this.introductions.get(roomId) === introduction) this.introductions.delete(roomId);
+        return true;
       }
-      return;
+      return false;
     }
-    await this.introductions.get(roomId);
+    const pending = this.introductions.get(roomId);
+    if (!pending) return false;
+    await pending;
+    return true;
   }
 
   /** The last local socket left the room. */

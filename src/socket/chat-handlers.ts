@@ -122,12 +122,16 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     socket.data = { ...(token ? { token } : {}), userId, username, roomId };
     const firstLocal = deps.hosts.beginJoin(roomId);
     socket.join(socketRoom(roomId));
-    const { kind, users, remoteHosts } = await presence.join(socket.id, roomId, userId, username);
+    const joining = presence.join(socket.id, roomId, userId, username);
+    const reading = deps.history.since(roomId, lastMessageId);
+    reading.catch(() => {}); // awaited below only when no introduction supersedes it
+    const { kind, users, remoteHosts } = await joining;
     // Once the room's other instances know this one hosts it, everything they send reaches
-    // this socket: live (published) or in the history read now. Live and history may
-    // overlap (clients dedupe by id), but never leave a gap.
-    await deps.hosts.joined(roomId, remoteHosts, firstLocal);
-    const messages = await deps.history.since(roomId, lastMessageId);
+    // this socket: live (published) or in a history read made after that. Live and history
+    // may overlap (clients dedupe by id), but never leave a gap. Without an introduction the
+    // read made in parallel is enough: the socket was in the room before it.
+    const introduced = await deps.hosts.joined(roomId, remoteHosts, firstLocal);
+    const messages = introduced ? await deps.history.since(roomId, lastMessageId) : await reading;
     logger.info({ socket: socket.id, roomId, userId, kind }, "joined");
     socket.emit("system_message", existingUsers(roomId, { userId, username }, users));
     socket.emit("chat_history", { roomId, messages });
