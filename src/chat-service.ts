@@ -156,6 +156,7 @@ export class ChatService {
    */
   private admission(config: Config): Parameters<ChatServer["use"]>[0] {
     const verifier = config.auth ? new TokenVerifier(config.auth) : undefined;
+    if (verifier?.weakSecret) this.logger.warn("AUTH_JWT_SECRET is shorter than 32 bytes: use a longer secret");
     return (socket, next) => {
       const forwarded = config.trustProxy ? socket.handshake.headers["x-forwarded-for"] : undefined;
       const ip = (typeof forwarded === "string" ? forwarded.split(",")[0]!.trim() : "") || socket.handshake.address;

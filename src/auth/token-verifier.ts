@@ -21,7 +21,11 @@ export class TokenVerifier {
   private readonly key: Uint8Array | KeyObject;
   private readonly algorithms: string[];
 
+  /** Set when the HS256 secret is shorter than the 32 bytes RFC 7518 asks for. */
+  readonly weakSecret: boolean;
+
   constructor(private readonly config: AuthConfig) {
+    this.weakSecret = !config.publicKey && Buffer.byteLength(config.secret ?? "") < 32;
     if (config.publicKey) {
       const key = createPublicKey(config.publicKey);
       this.key = key;

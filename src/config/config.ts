@@ -78,7 +78,7 @@ const schema = z.object({
   DEDUPE_WINDOW_MS: int(1000, 86_400_000).default(300_000),
 
   /** HS256 secret: when set (or a public key is), every connection needs a valid token. */
-  AUTH_JWT_SECRET: z.string().min(16, { message: "must be at least 16 characters" }).optional(),
+  AUTH_JWT_SECRET: z.string().min(1).optional(),
   /** RS256 or ES256 public key (PEM, `\n` escapes allowed), instead of a secret. */
   AUTH_JWT_PUBLIC_KEY: z
     .string()
@@ -96,15 +96,15 @@ const schema = z.object({
   AUTH_ROOMS_CLAIM: z.string().min(1).optional(),
 
   /** Messages per second per connection and per user (0 = no limit). */
-  RATE_MESSAGES_PER_SECOND: int(0, 1_000_000).default(30),
+  RATE_MESSAGES_PER_SECOND: int(0, 1_000_000).default(100),
   /** Messages a connection or user may send at once above that rate. */
-  RATE_MESSAGES_BURST: int(0, 1_000_000).default(100),
+  RATE_MESSAGES_BURST: int(0, 1_000_000).default(1000),
   /** Joins per minute per user, shared by all instances (0 = no limit). */
   RATE_JOINS_PER_MINUTE: int(0, 1_000_000).default(300),
   /** New connections per minute per client IP, shared by all instances (0 = no limit). */
-  RATE_CONNECTIONS_PER_MINUTE: int(0, 1_000_000).default(1000),
+  RATE_CONNECTIONS_PER_MINUTE: int(0, 1_000_000).default(6000),
   /** Refusals for rate within 10 s after which the connection is closed (0 = never). */
-  RATE_ABUSE_DISCONNECT_AFTER: int(0, 1_000_000).default(50),
+  RATE_ABUSE_DISCONNECT_AFTER: int(0, 1_000_000).default(200),
   /** Trust X-Forwarded-For for the client IP (behind a load balancer). */
   TRUST_PROXY: bool.default(false),
 

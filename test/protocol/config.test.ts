@@ -29,4 +29,9 @@ describe("configuration", () => {
     });
     expect(c.allowedOrigins).toEqual(["http://localhost:5173", "http://a.test", "https://d1.cloudfront.net"]);
   });
+
+  it("accepts a short HS256 secret (the service warns about it) and turns auth on", () => {
+    expect(loadConfig({ AUTH_JWT_SECRET: "secret" }).auth).toMatchObject({ secret: "secret", userIdClaim: "sub" });
+    expect(loadConfig({}).auth).toBeUndefined();
+  });
 });
