@@ -7,6 +7,8 @@
 local key, grace_key, rooms_key = KEYS[1], KEYS[2], KEYS[3]
 local room_id, user_id, username, instance_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local n = tonumber(ARGV[5])
+-- The key prefix, recovered from the room key "<prefix>room:<roomId>:users".
+local prefix = string.sub(key, 1, #key - #('room:' .. room_id .. ':users'))
 
 local entry = decode(redis.call('HGET', key, user_id))
 local kind = 'rejoin'
@@ -36,7 +38,7 @@ for i = 1, #all, 2 do
       others[#others + 1] = all[i]
       others[#others + 1] = e.username or ''
     end
-    add_hosts(e, instance_id, hosts, seen)
+    add_hosts(prefix, e, instance_id, hosts, seen)
   end
 end
 return { kind, others, hosts }

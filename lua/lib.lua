@@ -48,12 +48,13 @@ local function instance_rooms_key(prefix, instance_id)
   return prefix .. 'presence:instance:' .. instance_id .. ':rooms'
 end
 
--- Adds the instances (other than self_id) holding a socket of `entry` to the list `hosts`.
-local function add_hosts(entry, self_id, hosts, seen)
+-- Adds the live instances (other than self_id) holding a socket of `entry` to the list
+-- `hosts`; an instance whose lease has expired is dead and will not answer.
+local function add_hosts(prefix, entry, self_id, hosts, seen)
   for id, n in pairs(entry.instances) do
     if id ~= self_id and n > 0 and not seen[id] then
       seen[id] = true
-      hosts[#hosts + 1] = id
+      if redis.call('EXISTS', prefix .. 'presence:instance:' .. id) == 1 then hosts[#hosts + 1] = id end
     end
   end
 end

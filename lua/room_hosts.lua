@@ -9,7 +9,7 @@ for i = 3, #ARGV do
   local hosts, seen = {}, {}
   for _, raw in ipairs(redis.call('HVALS', room_key(prefix, room_id))) do
     local e = decode(raw)
-    if e then add_hosts(e, self_id, hosts, seen) end
+    if e then add_hosts(prefix, e, self_id, hosts, seen) end
   end
   out[#out + 1] = room_id
   out[#out + 1] = hosts

@@ -29,9 +29,11 @@ export class RedisHistoryStore implements HistoryStore {
    */
   append(message: ChatMessage, done: (err?: Error) => void): void {
     if (this.options.limit === 0) return done(); // history off
+    // Stored without the web-client aliases (senderId, text), which repeat userId and content.
+    const { senderId: _senderId, text: _text, ...stored } = message;
     this.pending.push({
       key: this.keys.history(message.roomId),
-      member: `${message.id}\n${JSON.stringify(message)}`,
+      member: `${message.id}\n${JSON.stringify(stored)}`,
       done,
     });
     if (!this.scheduled) {
@@ -65,7 +67,8 @@ export class RedisHistoryStore implements HistoryStore {
     for (const member of members.slice(-this.options.limit)) {
       const text = member.toString();
       try {
-        out.push(JSON.parse(text.slice(text.indexOf("\n") + 1)) as ChatMessage);
+        const m = JSON.parse(text.slice(text.indexOf("\n") + 1)) as Omit<ChatMessage, "senderId" | "text">;
+        out.push({ ...m, senderId: m.userId, text: m.content });
       } catch {
         // an unreadable entry is skipped, not fatal
       }

@@ -94,12 +94,15 @@ describe("instance failures", () => {
     // Alice comes back; Bob does not.
     const alice = await connect(a.url);
     clients.push(alice);
+    const notices = record(alice, "system_message");
+    const bobLeft = nextEvent(alice, "system_message", systemEvent("disconnect", "bob"), CRASH_BOUND_MS);
     const existing = await join(alice, "alice", "restart-1");
     expect(existing.users.map((u: { userId: string }) => u.userId)).toEqual(["bob"]);
-    const notices = record(alice, "system_message");
-    await nextEvent(alice, "system_message", systemEvent("disconnect", "bob"), CRASH_BOUND_MS);
+    await bobLeft;
     await sleep(CLUSTER_GRACE_MS);
-    expect(notices.map((n) => `${n.eventType}:${n.userId}`)).toEqual(["disconnect:bob"]);
+    expect(notices.filter((n) => n.eventType !== "existing_users").map((n) => `${n.eventType}:${n.userId}`)).toEqual([
+      "disconnect:bob",
+    ]);
     expect(JSON.parse((await redis!.hget("room:restart-1:users", "alice"))!)).toMatchObject({
       isDisconnectConfirm: false,
     });
@@ -123,7 +126,11 @@ describe("instance failures", () => {
     expect(await bobGone).toBe("transport close");
     expect(await carolGone).toBe("transport close");
     await on(b.url, "bob", "drain-1");
-    await nextEvent(alice, "system_message", systemEvent("disconnect", "carol"), CRASH_BOUND_MS);
+    await eventually(
+      () => notices.some((n) => n.eventType === "disconnect" && n.userId === "carol"),
+      CRASH_BOUND_MS,
+      "carol announced",
+    );
     await sleep(CLUSTER_GRACE_MS);
     expect(notices.map((n) => `${n.eventType}:${n.userId}`)).toEqual(["disconnect:carol"]);
     expect(await redis!.smembers("presence:instances")).toHaveLength(1);

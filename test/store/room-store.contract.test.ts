@@ -167,7 +167,10 @@ describe.each(backends)("RoomStore contract (%s)", (name, make) => {
       expect(await store.heartbeat(A, 100)).toBe(true);
     });
 
-    it("tells a joiner which other instances hold sockets in the room", async () => {
+    it("tells a joiner which other live instances hold sockets in the room", async () => {
+      await store.heartbeat(A, 10_000);
+      await store.heartbeat(B, 10_000);
+      await join("dave", 1, "dead-instance"); // no lease: never named
       expect((await join("alice", 1, A)).remoteHosts).toEqual([]);
       expect((await join("bob", 1, B)).remoteHosts).toEqual([A]);
       expect((await join("bob", 2, B)).remoteHosts).toEqual([A]);
