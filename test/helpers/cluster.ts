@@ -21,7 +21,14 @@ export class Cluster {
   static async start(n: number, env: Record<string, string> = {}): Promise<Cluster> {
     const redis = await RedisServer.start();
     const fullEnv = { ...CLUSTER_ENV, ...env, REDIS_PORT: String(redis.port) };
-    const instances = await Promise.all(Array.from({ length: n }, () => ServiceProcess.start(fullEnv)));
+    const started = await Promise.allSettled(Array.from({ length: n }, () => ServiceProcess.start(fullEnv)));
+    const instances = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+    const failed = started.find((s) => s.status === "rejected");
+    if (failed) {
+      await Promise.all(instances.map((p) => p.kill("SIGKILL")));
+      await redis.stop();
+      throw (failed as PromiseRejectedResult).reason;
+    }
     return new Cluster(redis, instances, fullEnv);
   }
 

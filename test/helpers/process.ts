@@ -5,6 +5,18 @@ import { testEnv } from "./service.js";
 
 const MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
 
+/** Every child this test process started; killed when it exits, whatever failed before. */
+const children = new Set<ChildProcess>();
+process.once("exit", () => children.forEach((c) => c.kill("SIGKILL")));
+
+/** Spawns a child that is killed when this process exits. */
+export function spawnTracked(...args: Parameters<typeof spawn>): ChildProcess {
+  const child = spawn(...args);
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+}
+
 /**
  * The built service (`dist/main.js`, built by `npm test` first) as a real child process,
  * on its own free port; its JSON log lines are kept for assertions.
@@ -42,7 +54,7 @@ export class ServiceProcess {
 
   /** Starts the process (again, on the same port) and waits for its "listening" log line. */
   async restart(): Promise<void> {
-    const child = spawn(process.execPath, [MAIN], {
+    const child = spawnTracked(process.execPath, [MAIN], {
       env: { PATH: process.env.PATH ?? "", ...this.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -99,7 +111,7 @@ export class ServiceProcess {
 /** Runs the built service to completion (for start-up failures); returns its exit code and output. */
 export function runToExit(env: Record<string, string>, timeoutMs = 10_000) {
   return new Promise<{ code: number | null; output: string }>((resolve) => {
-    const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? "", ...env } });
+    const child = spawnTracked(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? "", ...env } });
     let output = "";
     child.stdout.on("data", (c: Buffer) => (output += c.toString()));
     child.stderr.on("data", (c: Buffer) => (output += c.toString()));

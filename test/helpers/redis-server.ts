@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { Redis } from "ioredis";
 import { freePort } from "./ports.js";
+import { spawnTracked } from "./process.js";
 
 /**
  * A private `redis-server` for one test file, on a free port, keeping nothing on disk.
@@ -34,7 +35,7 @@ export class RedisServer {
   /** Starts the server (again) and resolves once it answers PING. */
   async restart(): Promise<void> {
     if (this.process) throw new Error("redis-server already running");
-    const child = spawn(
+    const child = spawnTracked(
       "redis-server",
       ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"],
       { stdio: ["ignore", "ignore", "pipe"] },
