@@ -113,8 +113,8 @@ export function runToExit(env: Record<string, string>, timeoutMs = 10_000) {
   return new Promise<{ code: number | null; output: string }>((resolve) => {
     const child = spawnTracked(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? "", ...env } });
     let output = "";
-    child.stdout.on("data", (c: Buffer) => (output += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (output += c.toString()));
+    child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
+    child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.once("exit", (code) => {
       clearTimeout(timer);
