@@ -132,6 +132,12 @@ export class ChatService {
       announcer,
       { instanceId: this.instanceId, ...config.presence },
       logger,
+      // After a write-back, tell the other hosts of our rooms that we host them too (they may
+      // have kept a known set that lacks sockets we gained while Redis was away).
+      async () => {
+        const hosted = await this.redisStore.roomHosts(this.instanceId, this.hosts.hostedRooms());
+        for (const [roomId, hosts] of hosted) if (hosts.length > 0) void this.hosts.introduce(roomId, hosts);
+      },
     );
     this.memoryHistory = new MemoryHistoryStore({
       ...config.history,

@@ -65,11 +65,6 @@ export class LocalRegistry {
     return this.rooms.has(roomId);
   }
 
-  /** Sockets of the user here. */
-  sockets(roomId: string, userId: string): number {
-    return this.rooms.get(roomId)?.get(userId)?.sockets.size ?? 0;
-  }
-
   /** This instance's users, as {@link RoomStore.sync} takes them. */
   snapshot(): LocalPresence[] {
     const now = Date.now();
