@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
 import { Cluster, CLUSTER_GRACE_MS, CLUSTER_LEASE_MS } from "../helpers/cluster.js";
+import { TcpProxy } from "../helpers/tcp-proxy.js";
 import {
   connect,
   disconnected,
@@ -241,5 +242,41 @@ describe("Redis failures", () => {
       ok: true,
     });
     expect((await after).content).toBe("thawed");
+  });
+
+  it("an instance cut off from Redis alone rejoins the cluster: its users get the others' messages", async () => {
+    const c = await startCluster(1);
+    const a = c.instances[0]!;
+    const proxy = await TcpProxy.start(c.redis.port);
+    try {
+      const b = await c.add({ REDIS_PORT: String(proxy.port) });
+      // Alice's room lives on A alone, so A does not publish its messages.
+      const alice = await on(a.url, "alice", "partition-1");
+      proxy.cut();
+      await eventually(async () => (await health(b.url)).mode === "memory", 5000, "b in memory mode");
+      // Bob joins the room on B while B cannot tell anyone.
+      const bob = await on(b.url, "bob", "partition-1");
+      proxy.heal();
+      await eventually(async () => (await health(b.url)).mode === "shared", 10_000, "b shared again");
+      await eventually(
+        async () => (await redis!.hexists("room:partition-1:users", "bob")) === 1,
+        5000,
+        "bob written back",
+      );
+      await eventually(
+        async () => {
+          const got = nextEvent(bob, "receive_message", () => true, 300).then(
+            () => true,
+            () => false,
+          );
+          alice.emit("send_message", { message: { userId: "alice", content: "are you there?" } });
+          return got;
+        },
+        5000,
+        "a message from A reaches bob on B",
+      );
+    } finally {
+      await proxy.stop();
+    }
   });
 });
