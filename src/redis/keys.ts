@@ -10,7 +10,7 @@ export class RedisKeys {
     return `${this.prefix}room:${roomId}:users`;
   }
 
-  /** Sorted set of a room's recent messages (see lua/history_append.lua). */
+  /** Sorted set of a room's recent messages: "<id>\n<JSON>", score 0 (see RedisHistoryStore). */
   history(roomId: string): string {
     return `${this.prefix}room:${roomId}:history`;
   }

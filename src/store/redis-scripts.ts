@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Redis, Result } from "ioredis";
 
-/** `lib: false`: the script stands alone (lib.lua's helpers cost a closure each per call). */
-const SCRIPTS: Record<string, { file: string; keys: number | undefined; lib?: false }> = {
+const SCRIPTS: Record<string, { file: string; keys: number }> = {
   presenceJoin: { file: "join.lua", keys: 3 },
   presenceDrop: { file: "drop.lua", keys: 3 },
   presenceLeave: { file: "leave.lua", keys: 3 },
@@ -11,7 +10,6 @@ const SCRIPTS: Record<string, { file: string; keys: number | undefined; lib?: fa
   presenceReapDead: { file: "reap_dead.lua", keys: 2 },
   presenceSync: { file: "sync.lua", keys: 2 },
   presenceDeregister: { file: "deregister.lua", keys: 3 },
-  historyAppend: { file: "history_append.lua", keys: undefined, lib: false }, // key count given per call
   presenceRoomHosts: { file: "room_hosts.lua", keys: 0 },
 };
 
@@ -28,7 +26,6 @@ declare module "ioredis" {
     presenceReapDead(k1: string, k2: string, ...argv: Arg[]): Result<string[], Context>;
     presenceSync(k1: string, k2: string, ...argv: Arg[]): Result<string[], Context>;
     presenceDeregister(k1: string, k2: string, k3: string, ...argv: Arg[]): Result<number, Context>;
-    historyAppend(numberOfKeys: number, ...keysThenArgv: Arg[]): Result<number, Context>;
   }
 }
 
@@ -37,11 +34,8 @@ const luaDir = new URL("../../lua/", import.meta.url);
 /** Registers the Lua scripts on a client (each is lib.lua followed by its own file). */
 export function definePresenceScripts(client: Redis): void {
   const lib = readFileSync(new URL("lib.lua", luaDir), "utf8");
-  for (const [name, { file, keys, lib: withLib }] of Object.entries(SCRIPTS)) {
+  for (const [name, { file, keys }] of Object.entries(SCRIPTS)) {
     const body = readFileSync(new URL(file, luaDir), "utf8");
-    client.defineCommand(name, {
-      ...(keys === undefined ? {} : { numberOfKeys: keys }),
-      lua: withLib === false ? body : `${lib}\n${body}`,
-    });
+    client.defineCommand(name, { numberOfKeys: keys, lua: `${lib}\n${body}` });
   }
 }
