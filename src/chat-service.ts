@@ -22,7 +22,7 @@ import { RedisConnection } from "./redis/connection.js";
 import { RedisKeys } from "./redis/keys.js";
 import { registerChatHandlers, type ChatServer } from "./socket/chat-handlers.js";
 import { createMessageIdGenerator } from "./socket/message-id.js";
-import { socketRoom, userNotice } from "./socket/payloads.js";
+import { chatRoomOf, socketRoom, userNotice } from "./socket/payloads.js";
 import { FailoverRoomStore } from "./store/failover-room-store.js";
 import { MemoryRoomStore } from "./store/memory-room-store.js";
 import { RedisRoomStore } from "./store/redis-room-store.js";
@@ -117,7 +117,8 @@ export class ChatService {
       beforeAck: () => redisHistory.flush(),
     });
     this.io.of("/").adapter.on("delete-room", (room: string) => {
-      if (room.startsWith("room:")) this.hosts.roomClosed(room.slice("room:".length));
+      const roomId = chatRoomOf(room);
+      if (roomId !== undefined) this.hosts.roomClosed(roomId);
     });
     const announce =
       (type: "disconnect" | "reconnect") => (d: { roomId: string; userId: string; username: string }) => {

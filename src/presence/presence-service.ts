@@ -36,7 +36,7 @@ export class PresenceService {
 
   constructor(
     private readonly store: FailoverRoomStore,
-    readonly registry: LocalRegistry,
+    private readonly registry: LocalRegistry,
     private readonly announcer: PresenceAnnouncer,
     private readonly options: PresenceOptions,
     private readonly logger: Logger,
@@ -106,10 +106,7 @@ export class PresenceService {
     try {
       if (this.store.mode === "memory") {
         const reconnected = await this.store.recover();
-        if (reconnected) {
-          reconnected.forEach((d) => this.announcer.reconnected(d));
-          await this.onResync();
-        }
+        if (reconnected) await this.afterWriteBack(reconnected);
         return;
       }
       const lapsed = await this.store.heartbeat(this.options.instanceId, this.options.leaseMs);
@@ -117,12 +114,17 @@ export class PresenceService {
         const users = this.registry.snapshot();
         const reconnected = await this.store.sync(this.options.instanceId, users, this.options.graceMs);
         this.logger.info({ users: users.length }, "presence lease (re)acquired: local state written to redis");
-        reconnected.forEach((d) => this.announcer.reconnected(d));
-        await this.onResync();
+        await this.afterWriteBack(reconnected);
       }
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, "presence heartbeat failed");
     }
+  }
+
+  /** Announces users whose departure had been confirmed meanwhile, then the resync hook. */
+  private async afterWriteBack(reconnected: Departure[]): Promise<void> {
+    reconnected.forEach((d) => this.announcer.reconnected(d));
+    await this.onResync();
   }
 
   private async sweep(): Promise<void> {

@@ -39,5 +39,11 @@ export function existingUsers(roomId: string, joiner: UserRef, users: UserRef[])
   };
 }
 
+const ROOM_PREFIX = "room:";
+
 /** The Socket.IO room of a chat room (prefixed, so it never collides with a socket id). */
-export const socketRoom = (roomId: string): string => `room:${roomId}`;
+export const socketRoom = (roomId: string): string => `${ROOM_PREFIX}${roomId}`;
+
+/** The chat room of a Socket.IO room, or undefined for other rooms (a socket's own). */
+export const chatRoomOf = (room: string): string | undefined =>
+  room.startsWith(ROOM_PREFIX) ? room.slice(ROOM_PREFIX.length) : undefined;

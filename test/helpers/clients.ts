@@ -1,6 +1,8 @@
 import { io, type Socket, type ManagerOptions, type SocketOptions } from "socket.io-client";
 
-export const SOCKET_PATH = "/api/v1/chat-service/socket.io";
+import { SOCKET_PATH } from "../../src/chat-service.js";
+
+export { SOCKET_PATH };
 
 export type Client = Socket;
 
