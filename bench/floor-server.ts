@@ -20,3 +20,5 @@ io.on("connection", (socket) => {
   });
 });
 http.listen(Number(process.env.PORT ?? 5300), "127.0.0.1", () => console.log("listening"));
+// Exit normally on SIGTERM, so --cpu-prof (BENCH_NODE_ARGS) writes its profile.
+process.on("SIGTERM", () => process.exit(0));

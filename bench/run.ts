@@ -3,19 +3,22 @@
  *
  *   npm run bench                       # everything, default sizes (a few minutes)
  *   npm run bench -- --quick            # a smoke run of a few seconds
+ *   npm run bench -- --pin              # servers alone on CPU 0 (less noise on 2 cores)
+ *   npm run bench -- --repeat 3         # 3 interleaved rounds, median ratios to each round's floor
  *   npm run bench -- --scenarios rate,memory --rooms 500 --rate 2000 --duration 10
  *
  * Scenarios: rate (fixed rate: latency, delivery, CPU per message), saturate (highest rate
  * with >= 99.9 % delivery and p99 < 50 ms), memory (KiB per idle joined connection),
  * joinstorm (p99 join -> existing_users), cross (each room split over two instances),
  * soak (--soak-seconds of rate, RSS and p99 per window). Targets: floor, service, and
- * service-nohistory (HISTORY_LIMIT=0) with --targets.
+ * service-nohistory (HISTORY_LIMIT=0) with --targets; a service target may add environment
+ * settings after "+", e.g. --targets floor,service,service+HISTORY_FLUSH_MS=20.
  * Prints a progress line while it runs, then a Markdown table; writes bench/results/*.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
-import { fork, type ChildProcess } from "node:child_process";
+import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { cpuSeconds, rssKiB } from "./proc-stats.js";
 import { startFloor, startRedis, startService, type Running } from "./targets.js";
 import type { WorkerResult, WorkerRoom } from "./load-worker.js";
@@ -37,10 +40,20 @@ const opts = {
   stepMs: Number(flag("step", "5")) * 1000,
   soakSeconds: Number(flag("soak-seconds", "300")),
   storm: Number(flag("storm", quick ? "100" : "1000")),
+  /** Rounds: every scenario runs its targets this many times, interleaved; ratios per round. */
+  repeat: Number(flag("repeat", "1")),
 };
 
+// --pin: the servers alone on CPU 0; this process, its load workers and Redis on the others.
+// Less noise in the servers' CPU per message, since they no longer share a core with the load.
+if (args.includes("--pin")) {
+  const others = cpus().length > 1 ? `1-${cpus().length - 1}` : "0";
+  execFileSync("taskset", ["-a", "-p", "-c", others, String(process.pid)], { stdio: "ignore" });
+  process.env.BENCH_SERVER_CPUS = "0";
+}
+
 type Row = Record<string, number | string>;
-const results: { scenario: string; target: string; row: Row }[] = [];
+const results: { scenario: string; target: string; row: Row; round: number }[] = [];
 const progress = (text: string) => process.stderr.write(`\r\x1b[2K${text}`);
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -158,7 +171,12 @@ async function deploy(target: string, instances = 1): Promise<Deployment> {
     return { target, urls: [f.url], pids: [f.pid], stop: f.stop };
   }
   const redis = await startRedis();
-  const env: Record<string, string> = target === "service-nohistory" ? { HISTORY_LIMIT: "0" } : {};
+  const [base, ...settings] = target.split("+");
+  const env: Record<string, string> = base === "service-nohistory" ? { HISTORY_LIMIT: "0" } : {};
+  for (const s of settings) {
+    const eq = s.indexOf("=");
+    if (eq > 0) env[s.slice(0, eq)] = s.slice(eq + 1);
+  }
   const running: Running[] = [];
   for (let i = 0; i < instances; i++) running.push(await startService(`${target}-${i}`, redis.port, env));
   return {
@@ -320,54 +338,82 @@ async function scenarioSoak(target: string): Promise<Row[]> {
 const fmt = (v: number | string | undefined) =>
   typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1)) : (v ?? "");
 
+/** The row of the floor in the same scenario and round, which `row`'s ratios are taken to. */
+const floorOf = (scenario: string, round: number) =>
+  results.find((r) => r.scenario === scenario && r.target === "floor" && r.round === round)?.row;
+
+const ratio = (v: unknown, base: unknown) =>
+  typeof v === "number" && typeof base === "number" && base !== 0 ? v / base : undefined;
+
 function table(scenario: string, columns: string[]): string {
   const rows = results.filter((r) => r.scenario === scenario);
   if (rows.length === 0) return "";
-  const floor = rows.find((r) => r.target === "floor")?.row;
   const lines = [
     `### ${scenario}`,
     "",
     `| target | ${columns.join(" | ")} |`,
     `|---|${columns.map(() => "---:").join("|")}|`,
   ];
-  for (const { target, row } of rows) {
+  for (const { target, row, round } of rows) {
+    const floor = floorOf(scenario, round);
     const cells = columns.map((c) => {
-      const v = row[c];
-      const base = floor?.[c];
-      const ratio =
-        target !== "floor" && typeof v === "number" && typeof base === "number" && base !== 0
-          ? ` (${(v / base).toFixed(2)}×)`
-          : "";
-      return `${fmt(v)}${ratio}`;
+      const r = target === "floor" ? undefined : ratio(row[c], floor?.[c]);
+      return `${fmt(row[c])}${r === undefined ? "" : ` (${r.toFixed(2)}×)`}`;
+    });
+    lines.push(`| ${opts.repeat > 1 ? `${target} #${round + 1}` : target} | ${cells.join(" | ")} |`);
+  }
+  if (opts.repeat > 1) lines.push("", medianRatios(scenario, columns));
+  return lines.join("\n") + "\n";
+}
+
+/** With --repeat: each target's median ratio to the floor of its own round, over the rounds. */
+function medianRatios(scenario: string, columns: string[]): string {
+  const lines = [
+    `Median ratio to the floor of the same round, over ${opts.repeat} rounds:`,
+    "",
+    `| target | ${columns.join(" | ")} |`,
+    `|---|${columns.map(() => "---:").join("|")}|`,
+  ];
+  const targets = [...new Set(results.filter((r) => r.scenario === scenario).map((r) => r.target))];
+  for (const target of targets.filter((t) => t !== "floor")) {
+    const rows = results.filter((r) => r.scenario === scenario && r.target === target);
+    const cells = columns.map((c) => {
+      const ratios = rows
+        .map((r) => ratio(r.row[c], floorOf(scenario, r.round)?.[c]))
+        .filter((x): x is number => x !== undefined)
+        .sort((a, b) => a - b);
+      if (ratios.length === 0) return "";
+      const mid = ratios.length / 2;
+      const median = ratios.length % 2 ? ratios[Math.floor(mid)]! : (ratios[mid - 1]! + ratios[mid]!) / 2;
+      return `${median.toFixed(2)}×`;
     });
     lines.push(`| ${target} | ${cells.join(" | ")} |`);
   }
-  return lines.join("\n") + "\n";
+  return lines.join("\n");
 }
 
 async function main() {
   const started = new Date();
   for (const scenario of opts.scenarios) {
-    for (const target of opts.targets) {
-      if (scenario === "cross" && target !== "floor") {
-        results.push({ scenario, target: `${target} ×2`, row: await scenarioRate(target, 2, "cross") });
-      } else if (scenario === "cross") {
-        continue;
-      } else if (scenario === "rate") results.push({ scenario, target, row: await scenarioRate(target) });
-      else if (scenario === "saturate") results.push({ scenario, target, row: await scenarioSaturate(target) });
-      else if (scenario === "memory") results.push({ scenario, target, row: await scenarioMemory(target) });
-      else if (scenario === "joinstorm") results.push({ scenario, target, row: await scenarioJoinStorm(target) });
-      else if (scenario === "soak") {
-        for (const row of await scenarioSoak(target)) results.push({ scenario, target, row });
+    for (let round = 0; round < opts.repeat; round++) {
+      for (const target of opts.targets) {
+        const add = (row: Row, name = target) => results.push({ scenario, target: name, row, round });
+        if (scenario === "cross" && target !== "floor") add(await scenarioRate(target, 2, "cross"), `${target} ×2`);
+        else if (scenario === "cross") continue;
+        else if (scenario === "rate") add(await scenarioRate(target));
+        else if (scenario === "saturate") add(await scenarioSaturate(target));
+        else if (scenario === "memory") add(await scenarioMemory(target));
+        else if (scenario === "joinstorm") add(await scenarioJoinStorm(target));
+        else if (scenario === "soak") for (const row of await scenarioSoak(target)) add(row);
       }
     }
   }
   progress("");
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}`;
-  const floorRate = results.find((r) => r.scenario === "rate" && r.target === "floor")?.row;
-  const crossRows = results.filter((r) => r.scenario === "cross");
-  if (floorRate)
-    for (const c of crossRows) c.row.p99VsFloorSingle = (c.row.p99ms as number) / (floorRate.p99ms as number);
+  for (const c of results.filter((r) => r.scenario === "cross")) {
+    const floorRate = floorOf("rate", c.round) ?? floorOf("rate", 0);
+    if (floorRate) c.row.p99VsFloorSingle = (c.row.p99ms as number) / (floorRate.p99ms as number);
+  }
   const markdown = [
     `## Benchmark ${started.toISOString()}`,
     "",

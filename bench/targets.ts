@@ -70,10 +70,24 @@ export async function startRedis(): Promise<{ port: number; pid: number; stop: (
   return { port, pid: child.pid!, stop: stopper(child) };
 }
 
+/** BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", are passed to the servers. */
+const benchNodeArgs = () => (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+
+/**
+ * A server process: node with BENCH_NODE_ARGS, on the CPUs in BENCH_SERVER_CPUS when set
+ * (`--pin`: the server alone on one core, the load and Redis on the other). taskset execs
+ * node, so the pid is the server's.
+ */
+function spawnServer(args: string[], options: Parameters<typeof spawn>[2]): ChildProcess {
+  const node = [process.execPath, ...benchNodeArgs(), ...args];
+  const cpus = process.env.BENCH_SERVER_CPUS;
+  return cpus ? spawn("taskset", ["-c", cpus, ...node], options) : spawn(node[0]!, node.slice(1), options);
+}
+
 /** The bare Socket.IO floor server. */
 export async function startFloor(): Promise<Running> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "bench/floor-server.ts"], {
+  const child = spawnServer(["--import", "tsx", "bench/floor-server.ts"], {
     cwd: root,
     env: { ...process.env, PORT: String(port) },
     stdio: "ignore",
@@ -90,9 +104,7 @@ export async function startService(
   env: Record<string, string> = {},
 ): Promise<Running> {
   const port = await freePort();
-  // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the service.
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, "dist/main.js"], {
+  const child = spawnServer(["dist/main.js"], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? "",

@@ -45,6 +45,7 @@ export class ChatService {
   private readonly limits: RateLimits;
   private readonly hosts: RoomHosts;
   private readonly memoryHistory: MemoryHistoryStore;
+  private readonly redisHistory: RedisHistoryStore;
   readonly metrics: Metrics;
   private accepting = false;
   private stopping: Promise<void> | undefined;
@@ -57,8 +58,7 @@ export class ChatService {
     this.redis = new RedisConnection(config.redis, logger);
     const registry = new LocalRegistry();
     this.redisStore = new RedisRoomStore(this.redis.command, keys, config.history.retentionMs);
-    // Appends are batched over 5 ms: one Redis write for many messages (bench/RESULTS.md).
-    const redisHistory = new RedisHistoryStore(this.redis.command, keys, { ...config.history, flushMs: 5 });
+    this.redisHistory = new RedisHistoryStore(this.redis.command, keys, config.history);
     this.store = new FailoverRoomStore(
       this.redisStore,
       new MemoryRoomStore(),
@@ -114,7 +114,7 @@ export class ChatService {
       ackTimeoutMs: 1000,
       logger,
       shared: () => this.store.mode === "shared",
-      beforeAck: () => redisHistory.flush(),
+      beforeAck: () => void this.redisHistory.flush(),
     });
     this.io.of("/").adapter.on("delete-room", (room: string) => {
       const roomId = chatRoomOf(room);
@@ -144,7 +144,7 @@ export class ChatService {
       ...config.history,
       isActive: (roomId) => registry.hasRoom(roomId),
     });
-    const history = new FailoverHistoryStore(redisHistory, this.memoryHistory, () => this.store.mode, logger);
+    const history = new FailoverHistoryStore(this.redisHistory, this.memoryHistory, () => this.store.mode, logger);
     registerChatHandlers(this.io, {
       presence: this.presence,
       hosts: this.hosts,
@@ -237,6 +237,7 @@ export class ChatService {
       await handedOver.catch((err: unknown) => this.logger.warn({ err }, "presence hand-over failed"));
       this.limits.close();
       this.memoryHistory.close();
+      await this.redisHistory.flush(); // the last window's appends, before QUIT
       await this.redis.close();
       this.logger.info("stopped");
     })();

@@ -74,6 +74,11 @@ const schema = z.object({
   HISTORY_LIMIT: int(0, 100_000).default(200),
   /** How long a room's history outlives the room once nobody is present. */
   HISTORY_RETENTION_MS: int(0, 365 * 24 * 3_600_000).default(86_400_000),
+  /**
+   * History appends wait up to this long to be written to Redis together (acks wait with
+   * them; live delivery does not). Longer windows mean fewer, larger writes (bench/RESULTS.md).
+   */
+  HISTORY_FLUSH_MS: int(0, 10_000).default(20),
   /** How long a clientMessageId is remembered, so a retried send is not delivered twice. */
   DEDUPE_WINDOW_MS: int(1000, 86_400_000).default(300_000),
 
@@ -157,7 +162,7 @@ export interface Config {
   };
   presence: { graceMs: number; leaseMs: number; sweepMs: number };
   limits: { maxMessageLength: number; maxPayloadBytes: number };
-  history: { limit: number; retentionMs: number; dedupeWindowMs: number };
+  history: { limit: number; retentionMs: number; dedupeWindowMs: number; flushMs: number };
   auth?: AuthConfig;
   rateLimits: RateLimitConfig;
   trustProxy: boolean;
@@ -200,7 +205,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     presence: { graceMs: e.DISCONNECT_GRACE_MS, leaseMs: e.INSTANCE_LEASE_MS, sweepMs: e.PRESENCE_SWEEP_MS },
     limits: { maxMessageLength: e.MAX_MESSAGE_LENGTH, maxPayloadBytes: e.MAX_PAYLOAD_BYTES },
-    history: { limit: e.HISTORY_LIMIT, retentionMs: e.HISTORY_RETENTION_MS, dedupeWindowMs: e.DEDUPE_WINDOW_MS },
+    history: {
+      limit: e.HISTORY_LIMIT,
+      retentionMs: e.HISTORY_RETENTION_MS,
+      dedupeWindowMs: e.DEDUPE_WINDOW_MS,
+      flushMs: e.HISTORY_FLUSH_MS,
+    },
     ...(e.AUTH_JWT_SECRET || e.AUTH_JWT_PUBLIC_KEY
       ? {
           auth: {

@@ -14,7 +14,10 @@ const AFTER_ALL = Buffer.from([0xff]);
 export class RedisHistoryStore implements HistoryStore {
   /** Appends waiting for the current batch. */
   private pending: { key: string; member: string; done: (err?: Error) => void }[] = [];
-  private scheduled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private lastFlush = 0;
+  /** Appends per room since its last trim; a room is trimmed back once past limit + slack. */
+  private readonly sinceTrim = new Map<string, number>();
 
   constructor(
     private readonly redis: Redis,
@@ -23,9 +26,11 @@ export class RedisHistoryStore implements HistoryStore {
   ) {}
 
   /**
-   * Queues the message; the appends of a short window (`flushMs`) go to Redis as one script
-   * call, off the delivery path (which has already happened). Callbacks, not promises: this
-   * runs once per message.
+   * Queues the message for the next write, off the delivery path (which has already
+   * happened). Writes are at most one per `flushMs`: a lone message goes out at once, a busy
+   * instance sends one write per window for all its messages, which is what makes history
+   * cheap (every write costs both sides far more than the bytes in it; bench/RESULTS.md).
+   * Callbacks, not promises: this runs once per message.
    */
   append(message: ChatMessage, done: (err?: Error) => void): void {
     if (this.options.limit === 0) return done(); // history off
@@ -36,26 +41,26 @@ export class RedisHistoryStore implements HistoryStore {
       member: `${message.id}\n${JSON.stringify(stored)}`,
       done,
     });
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setTimeout(() => this.flush(), this.options.flushMs);
+    if (this.timer === undefined) {
+      const wait = Math.max(0, this.lastFlush + this.options.flushMs - Date.now());
+      this.timer = setTimeout(() => void this.flush(), wait);
     }
   }
 
-  /** Appends per room since its last trim; a room is trimmed back once past limit + slack. */
-  private readonly sinceTrim = new Map<string, number>();
-
   /**
-   * Sends the queued appends now (called before anything that must reach Redis after them):
-   * one plain ZADD per room (auto-pipelined, so one write for the batch), and a trim for
-   * rooms that grew past the limit plus a slack. No script: Lua's per-call overhead in Redis
-   * cost more than the ZADDs (bench/RESULTS.md).
+   * Sends the queued appends now; resolves once Redis has them (never rejects: failures go
+   * to the appends' callbacks). Called before anything that must reach Redis after them (a
+   * history read, a hosts `ack`, shutdown): one plain ZADD per room, auto-pipelined into one
+   * write, and a trim for rooms that grew past the limit plus a slack. No script: Lua's
+   * per-call overhead in Redis cost more than the ZADDs (bench/RESULTS.md).
    */
-  flush(): void {
-    this.scheduled = false;
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
     const batch = this.pending;
-    if (batch.length === 0) return;
+    if (batch.length === 0) return Promise.resolve();
     this.pending = [];
+    this.lastFlush = Date.now();
     const byKey = new Map<string, (string | number)[]>();
     for (const p of batch) {
       const args = byKey.get(p.key);
@@ -75,13 +80,16 @@ export class RedisHistoryStore implements HistoryStore {
       }
     }
     if (this.sinceTrim.size > 100_000) this.sinceTrim.clear(); // bounded; rooms trim a bit later
-    Promise.all(writes).then(
+    return Promise.all(writes).then(
       () => batch.forEach((p) => p.done()),
       (err: Error) => batch.forEach((p) => p.done(err)),
     );
   }
 
   async since(roomId: string, afterId?: string): Promise<ChatMessage[]> {
+    // Queued appends first (same connection, so the read sees them): a socket that joins
+    // just after a message was sent here gets it from this read.
+    if (this.pending.length > 0) void this.flush();
     const key = this.keys.history(roomId);
     const members =
       afterId === undefined

@@ -1,9 +1,10 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "../logger.js";
 
+/** `id` names one introduction, so its acks are told apart from those of another joiner's. */
 type Notice =
-  | { type: "hello"; roomId: string; from: string; to: string[] }
-  | { type: "ack"; roomId: string; from: string; to: string }
+  | { type: "hello"; roomId: string; from: string; to: string[]; id?: string }
+  | { type: "ack"; roomId: string; from: string; to: string; id?: string }
   | { type: "bye"; roomId: string; from: string };
 
 /**
@@ -11,11 +12,13 @@ type Notice =
  * through Redis only when somebody elsewhere needs it: a room served by one instance costs
  * no publish at all.
  *
- * Never losing a message to someone joining elsewhere: an instance that starts hosting a room
- * the store says others host sends them `hello` and waits for their `ack` (bounded) before it
- * reads the room's history for its joiner. A host that did not know it yet may have sent
- * messages without publishing; but it stored them before answering `ack` (one connection,
- * in order), so the joiner's history read, made after the ack, contains them.
+ * Never losing a message to someone joining elsewhere: when a socket joins a room the store
+ * says other instances host, this instance sends them `hello` and waits for their `ack`
+ * (bounded) before it reads the room's history for its joiner. A host that did not know this
+ * instance yet may have sent messages without publishing, and any host may still hold the
+ * messages it sent just before the socket joined in its history batch; it stores them before
+ * answering `ack` (one connection, in order), so the joiner's history read, made after the
+ * ack, contains them. Messages sent after the socket joined reach it live.
  *
  * When in doubt (memory mode, after a Redis outage, a room not hosted here), publish.
  */
@@ -25,10 +28,9 @@ export class RoomHosts {
    * answered in shared mode), every broadcast to the room is published.
    */
   private readonly rooms = new Map<string, { hosts: Set<string>; known: boolean }>();
-  /** Rooms whose introduction is under way, so a second joiner waits for it too. */
-  private readonly introductions = new Map<string, Promise<void>>();
-  private readonly waiting = new Map<string, Set<string>>();
-  private readonly acked = new Map<string, () => void>();
+  /** Introductions waiting for acks: id → the hosts yet to answer, and what to run when all have. */
+  private readonly waiting = new Map<string, { hosts: Set<string>; done: () => void }>();
+  private introductionSeq = 0;
 
   constructor(
     private readonly options: {
@@ -73,26 +75,16 @@ export class RoomHosts {
 
   /**
    * The store answered a join. `firstLocal` as returned by {@link beginJoin}. Resolves once
-   * the other hosts know about this instance (or did not answer in time), with true when an
-   * introduction was made or waited for (history read before it may miss messages).
+   * the room's other hosts have flushed what they sent before this socket joined and know
+   * this instance hosts it (or did not answer in time), with true when there were such hosts
+   * (a history read made before that may miss messages).
    */
   async joined(roomId: string, remoteHosts: string[] | undefined, firstLocal: boolean): Promise<boolean> {
     const room = this.rooms.get(roomId);
     if (room && remoteHosts) for (const h of remoteHosts) room.hosts.add(h);
-    if (firstLocal) {
-      if (room && remoteHosts !== undefined && this.options.shared()) room.known = true;
-      if (remoteHosts && remoteHosts.length > 0) {
-        const introduction = this.introduce(roomId, remoteHosts, true);
-        this.introductions.set(roomId, introduction);
-        await introduction;
-        if (this.introductions.get(roomId) === introduction) this.introductions.delete(roomId);
-        return true;
-      }
-      return false;
-    }
-    const pending = this.introductions.get(roomId);
-    if (!pending) return false;
-    await pending;
+    if (firstLocal && room && remoteHosts !== undefined && this.options.shared()) room.known = true;
+    if (remoteHosts === undefined || remoteHosts.length === 0) return false;
+    await this.introduce(roomId, remoteHosts, true);
     return true;
   }
 
@@ -120,21 +112,19 @@ export class RoomHosts {
       return Promise.resolve();
     }
     return new Promise<void>((resolve) => {
-      const key = roomId;
+      const id = `${++this.introductionSeq}`;
       const pending = new Set(hosts);
-      this.waiting.set(key, pending);
       const timer = setTimeout(() => {
         this.options.logger.warn({ roomId, missing: [...pending] }, "hosts did not acknowledge in time");
-        finish();
+        done();
       }, ackTimeoutMs);
-      const finish = () => {
+      const done = () => {
         clearTimeout(timer);
-        if (this.waiting.get(key) === pending) this.waiting.delete(key);
-        this.acked.delete(key);
+        this.waiting.delete(id);
         resolve();
       };
-      this.acked.set(key, finish);
-      this.publish({ type: "hello", roomId, from: instanceId, to: hosts });
+      this.waiting.set(id, { hosts: pending, done });
+      this.publish({ type: "hello", roomId, from: instanceId, to: hosts, id });
     });
   }
 
@@ -151,10 +141,10 @@ export class RoomHosts {
     if (notice.type === "hello" && notice.to.includes(me)) {
       hosts?.add(notice.from);
       this.options.beforeAck();
-      this.publish({ type: "ack", roomId: notice.roomId, from: me, to: notice.from });
-    } else if (notice.type === "ack" && notice.to === me) {
-      const pending = this.waiting.get(notice.roomId);
-      if (pending?.delete(notice.from) && pending.size === 0) this.acked.get(notice.roomId)?.();
+      this.publish({ type: "ack", roomId: notice.roomId, from: me, to: notice.from, id: notice.id });
+    } else if (notice.type === "ack" && notice.to === me && notice.id !== undefined) {
+      const introduction = this.waiting.get(notice.id);
+      if (introduction?.hosts.delete(notice.from) && introduction.hosts.size === 0) introduction.done();
     } else if (notice.type === "bye") {
       hosts?.delete(notice.from);
     }

@@ -126,10 +126,11 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     const reading = deps.history.since(roomId, lastMessageId);
     reading.catch(() => {}); // awaited below only when no introduction supersedes it
     const { kind, users, remoteHosts } = await joining;
-    // Once the room's other instances know this one hosts it, everything they send reaches
-    // this socket: live (published) or in a history read made after that. Live and history
-    // may overlap (clients dedupe by id), but never leave a gap. Without an introduction the
-    // read made in parallel is enough: the socket was in the room before it.
+    // Once the room's other hosts have stored what they sent before this socket joined (and
+    // know this instance hosts it), a history read made after that has it, and everything
+    // later reaches the socket live. Live and history may overlap (clients dedupe by id), but
+    // never leave a gap. With no other hosts the read made in parallel is enough: it follows
+    // the socket's join and this instance's own queued appends.
     const introduced = await deps.hosts.joined(roomId, remoteHosts, firstLocal);
     const messages = introduced ? await deps.history.since(roomId, lastMessageId) : await reading;
     logger.info({ socket: socket.id, roomId, userId, kind }, "joined");
