@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { openSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 
@@ -76,9 +77,15 @@ const benchNodeArgs = () => (process.env.BENCH_NODE_ARGS ?? "").split(" ").filte
 /**
  * A server process: node with BENCH_NODE_ARGS, on the CPUs in BENCH_SERVER_CPUS when set
  * (`--pin`: the server alone on one core, the load and Redis on the other). taskset execs
- * node, so the pid is the server's.
+ * node, so the pid is the server's. With BENCH_SERVER_STDOUT (a directory), the server's
+ * output goes to `<name>.log` there (e.g. for BENCH_NODE_ARGS=--trace-gc).
  */
-function spawnServer(args: string[], options: Parameters<typeof spawn>[2]): ChildProcess {
+function spawnServer(name: string, args: string[], options: SpawnOptions): ChildProcess {
+  const dir = process.env.BENCH_SERVER_STDOUT;
+  if (dir) {
+    const out = openSync(`${dir}/${name}.log`, "a");
+    options = { ...options, stdio: ["ignore", out, out] };
+  }
   const node = [process.execPath, ...benchNodeArgs(), ...args];
   const cpus = process.env.BENCH_SERVER_CPUS;
   return cpus ? spawn("taskset", ["-c", cpus, ...node], options) : spawn(node[0]!, node.slice(1), options);
@@ -87,7 +94,7 @@ function spawnServer(args: string[], options: Parameters<typeof spawn>[2]): Chil
 /** The bare Socket.IO floor server. */
 export async function startFloor(): Promise<Running> {
   const port = await freePort();
-  const child = spawnServer(["--import", "tsx", "bench/floor-server.ts"], {
+  const child = spawnServer("floor", ["--import", "tsx", "bench/floor-server.ts"], {
     cwd: root,
     env: { ...process.env, PORT: String(port) },
     stdio: "ignore",
@@ -104,7 +111,7 @@ export async function startService(
   env: Record<string, string> = {},
 ): Promise<Running> {
   const port = await freePort();
-  const child = spawnServer(["dist/main.js"], {
+  const child = spawnServer(name, ["dist/main.js"], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? "",

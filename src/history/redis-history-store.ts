@@ -8,7 +8,7 @@ const AFTER_ALL = Buffer.from([0xff]);
 
 /**
  * History in Redis, shared by every instance: a sorted set per room whose members are
- * "<id>\n<JSON>" (all scores 0, so ordered by id), trimmed to the newest `limit`. The room
+ * "<id>\n<JSON of the rest>" (all scores 0, so ordered by id), trimmed to the newest `limit`. The room
  * scripts keep it while anybody is present and let it expire after the room empties.
  */
 export class RedisHistoryStore implements HistoryStore {
@@ -34,8 +34,9 @@ export class RedisHistoryStore implements HistoryStore {
    */
   append(message: ChatMessage, done: (err?: Error) => void): void {
     if (this.options.limit === 0) return done(); // history off
-    // Stored without the web-client aliases (senderId, text), which repeat userId and content.
-    const { senderId: _senderId, text: _text, ...stored } = message;
+    // Stored without what the member's id prefix and the key already say (id, roomId) and
+    // without the web-client aliases (senderId, text), which repeat userId and content.
+    const { id: _id, roomId: _roomId, senderId: _senderId, text: _text, ...stored } = message;
     this.pending.push({
       key: this.keys.history(message.roomId),
       member: `${message.id}\n${JSON.stringify(stored)}`,
@@ -99,9 +100,10 @@ export class RedisHistoryStore implements HistoryStore {
     // The set may hold a few more than `limit` until its next trim: keep the newest.
     for (const member of members.slice(-this.options.limit)) {
       const text = member.toString();
+      const newline = text.indexOf("\n");
       try {
-        const m = JSON.parse(text.slice(text.indexOf("\n") + 1)) as Omit<ChatMessage, "senderId" | "text">;
-        out.push({ ...m, senderId: m.userId, text: m.content });
+        const m = JSON.parse(text.slice(newline + 1)) as Omit<ChatMessage, "id" | "roomId" | "senderId" | "text">;
+        out.push({ id: text.slice(0, newline), roomId, ...m, senderId: m.userId, text: m.content });
       } catch {
         // an unreadable entry is skipped, not fatal
       }

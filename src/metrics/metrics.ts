@@ -15,6 +15,12 @@ export class Metrics {
   readonly notices: Counter<"type">;
   readonly refused: Counter<"event" | "code">;
   readonly redisErrors: Counter<"kind">;
+  /**
+   * Accepted messages and their deliveries since the last scrape: plain numbers on the
+   * message path, handed to the counters when scraped (a labelled `inc()` allocates on every
+   * call, and this runs once per message).
+   */
+  private unreported = { accepted: 0, deliveries: 0 };
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -51,16 +57,25 @@ export class Metrics {
         this.set(sources.redisShared() ? 1 : 0);
       },
     });
+    const unreported = this.unreported;
     this.messagesIn = new Counter({
       name: "chat_messages_in_total",
       help: "send_message events, by result (accepted or refused)",
       labelNames: ["result"],
       registers,
+      collect() {
+        this.inc({ result: "accepted" }, unreported.accepted);
+        unreported.accepted = 0;
+      },
     });
     this.messagesOut = new Counter({
       name: "chat_messages_out_total",
       help: "receive_message deliveries to this instance's sockets for messages sent here",
       registers,
+      collect() {
+        this.inc(unreported.deliveries);
+        unreported.deliveries = 0;
+      },
     });
     this.notices = new Counter({
       name: "chat_notices_total",
@@ -80,5 +95,11 @@ export class Metrics {
       labelNames: ["kind"],
       registers,
     });
+  }
+
+  /** Counts an accepted message and its deliveries on this instance. */
+  messageAccepted(deliveries: number): void {
+    this.unreported.accepted++;
+    this.unreported.deliveries += deliveries;
   }
 }
