@@ -178,7 +178,8 @@ async function deploy(target: string, instances = 1): Promise<Deployment> {
     if (eq > 0) env[s.slice(0, eq)] = s.slice(eq + 1);
   }
   const running: Running[] = [];
-  for (let i = 0; i < instances; i++) running.push(await startService(`${target}-${i}`, redis.port, env));
+  for (let i = 0; i < instances; i++)
+    running.push(await startService(`${target}-${i}`, redis.port, env, instances === 1));
   return {
     target,
     urls: running.map((r) => r.url),

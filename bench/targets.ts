@@ -80,14 +80,14 @@ const benchNodeArgs = () => (process.env.BENCH_NODE_ARGS ?? "").split(" ").filte
  * node, so the pid is the server's. With BENCH_SERVER_STDOUT (a directory), the server's
  * output goes to `<name>.log` there (e.g. for BENCH_NODE_ARGS=--trace-gc).
  */
-function spawnServer(name: string, args: string[], options: SpawnOptions): ChildProcess {
+function spawnServer(name: string, args: string[], options: SpawnOptions, pin = true): ChildProcess {
   const dir = process.env.BENCH_SERVER_STDOUT;
   if (dir) {
     const out = openSync(`${dir}/${name}.log`, "a");
     options = { ...options, stdio: ["ignore", out, out] };
   }
   const node = [process.execPath, ...benchNodeArgs(), ...args];
-  const cpus = process.env.BENCH_SERVER_CPUS;
+  const cpus = pin ? process.env.BENCH_SERVER_CPUS : undefined;
   return cpus ? spawn("taskset", ["-c", cpus, ...node], options) : spawn(node[0]!, node.slice(1), options);
 }
 
@@ -109,26 +109,33 @@ export async function startService(
   name: string,
   redisPort: number,
   env: Record<string, string> = {},
+  /** false for a deployment of several instances: they would share the one pinned core. */
+  pin = true,
 ): Promise<Running> {
   const port = await freePort();
-  const child = spawnServer(name, ["dist/main.js"], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH ?? "",
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      NODE_ENV: "production",
-      REDIS_HOST: "127.0.0.1",
-      REDIS_PORT: String(redisPort),
-      LOG_LEVEL: "warn",
-      // The benchmark is one client address sending as fast as asked: limits off.
-      RATE_MESSAGES_PER_SECOND: "0",
-      RATE_JOINS_PER_MINUTE: "0",
-      RATE_CONNECTIONS_PER_MINUTE: "0",
-      ...env,
+  const child = spawnServer(
+    name,
+    ["dist/main.js"],
+    {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH ?? "",
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        NODE_ENV: "production",
+        REDIS_HOST: "127.0.0.1",
+        REDIS_PORT: String(redisPort),
+        LOG_LEVEL: "warn",
+        // The benchmark is one client address sending as fast as asked: limits off.
+        RATE_MESSAGES_PER_SECOND: "0",
+        RATE_JOINS_PER_MINUTE: "0",
+        RATE_CONNECTIONS_PER_MINUTE: "0",
+        ...env,
+      },
+      stdio: ["ignore", "ignore", "inherit"],
     },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+    pin,
+  );
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/ready`, child, name);
   return { name, url, pid: child.pid!, stop: stopper(child) };

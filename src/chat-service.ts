@@ -58,7 +58,10 @@ export class ChatService {
     this.redis = new RedisConnection(config.redis, logger);
     const registry = new LocalRegistry();
     this.redisStore = new RedisRoomStore(this.redis.command, keys, config.history.retentionMs);
-    this.redisHistory = new RedisHistoryStore(this.redis.command, keys, config.history);
+    this.redisHistory = new RedisHistoryStore(this.redis.command, this.redis.historyWriter, keys, {
+      ...config.history,
+      timeoutMs: config.redis.commandTimeoutMs,
+    });
     this.store = new FailoverRoomStore(
       this.redisStore,
       new MemoryRoomStore(),
@@ -114,7 +117,7 @@ export class ChatService {
       ackTimeoutMs: 1000,
       logger,
       shared: () => this.store.mode === "shared",
-      beforeAck: () => void this.redisHistory.flush(),
+      beforeAck: () => this.redisHistory.flush(),
     });
     this.io.of("/").adapter.on("delete-room", (room: string) => {
       const roomId = chatRoomOf(room);
@@ -237,7 +240,7 @@ export class ChatService {
       await handedOver.catch((err: unknown) => this.logger.warn({ err }, "presence hand-over failed"));
       this.limits.close();
       this.memoryHistory.close();
-      await this.redisHistory.flush(); // the last window's appends, before QUIT
+      await this.redisHistory.flush(); // the last window's appends, before closing Redis
       await this.redis.close();
       this.logger.info("stopped");
     })();

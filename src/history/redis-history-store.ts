@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import type { RedisClientType } from "redis";
 import type { RedisKeys } from "../redis/keys.js";
 import type { ChatMessage } from "../socket/events.js";
 import type { HistoryStore } from "./history-store.js";
@@ -16,20 +17,27 @@ export class RedisHistoryStore implements HistoryStore {
   private pending: { key: string; member: string; done: (err?: Error) => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private lastFlush = 0;
+  /** The last batch sent; once it has settled, so have all before it (one connection, in order). */
+  private lastWrite: Promise<void> = Promise.resolve();
   /** Appends per room since its last trim; a room is trimmed back once past limit + slack. */
   private readonly sinceTrim = new Map<string, number>();
 
+  /**
+   * `redis` serves reads and dedupe claims; `writer`, a connection of its own, the appends
+   * (see RedisConnection). A batch not answered within `timeoutMs` fails its appends.
+   */
   constructor(
     private readonly redis: Redis,
+    private readonly writer: RedisClientType,
     private readonly keys: RedisKeys,
-    private readonly options: { limit: number; dedupeWindowMs: number; flushMs: number },
+    private readonly options: { limit: number; dedupeWindowMs: number; flushMs: number; timeoutMs: number },
   ) {}
 
   /**
    * Queues the message for the next write, off the delivery path (which has already
    * happened). Writes are at most one per `flushMs`: a lone message goes out at once, a busy
    * instance sends one write per window for all its messages, which is what makes history
-   * cheap (every write costs both sides far more than the bytes in it; bench/RESULTS.md).
+   * cheap under load (fewer, larger writes cost both sides less per message; bench/RESULTS.md).
    * Callbacks, not promises: this runs once per message.
    */
   append(message: ChatMessage, done: (err?: Error) => void): void {
@@ -49,48 +57,64 @@ export class RedisHistoryStore implements HistoryStore {
   }
 
   /**
-   * Sends the queued appends now; resolves once Redis has them (never rejects: failures go
-   * to the appends' callbacks). Called before anything that must reach Redis after them (a
-   * history read, a hosts `ack`, shutdown): one plain ZADD per room, auto-pipelined into one
-   * write, and a trim for rooms that grew past the limit plus a slack. No script: Lua's
-   * per-call overhead in Redis cost more than the ZADDs (bench/RESULTS.md).
+   * Sends the queued appends now; resolves once Redis has answered them and every earlier
+   * batch (never rejects: failures go to the appends' callbacks). Awaited before anything
+   * that must reach Redis after them (a history read, a hosts `ack`, shutdown): one plain
+   * ZADD per room, written together, and a trim for rooms that grew past the limit plus a
+   * slack. No script: Lua's per-call overhead in Redis cost more than the ZADDs
+   * (bench/RESULTS.md).
    */
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.pending;
-    if (batch.length === 0) return Promise.resolve();
+    if (batch.length === 0) return this.lastWrite;
     this.pending = [];
     this.lastFlush = Date.now();
-    const byKey = new Map<string, (string | number)[]>();
+    const byKey = new Map<string, { score: number; value: string }[]>();
     for (const p of batch) {
-      const args = byKey.get(p.key);
-      if (args) args.push(0, p.member);
-      else byKey.set(p.key, [0, p.member]);
+      const members = byKey.get(p.key);
+      if (members) members.push({ score: 0, value: p.member });
+      else byKey.set(p.key, [{ score: 0, value: p.member }]);
     }
     const slack = Math.max(16, Math.floor(this.options.limit / 8));
     const writes: Promise<unknown>[] = [];
-    for (const [key, args] of byKey) {
-      writes.push(this.redis.zadd(key, ...args));
-      const count = (this.sinceTrim.get(key) ?? 0) + args.length / 2;
+    for (const [key, members] of byKey) {
+      writes.push(this.writer.zAdd(key, members));
+      const count = (this.sinceTrim.get(key) ?? 0) + members.length;
       if (count > slack) {
         this.sinceTrim.delete(key);
-        writes.push(this.redis.zremrangebyrank(key, 0, -(this.options.limit + 1)));
+        writes.push(this.writer.zRemRangeByRank(key, 0, -(this.options.limit + 1)));
       } else {
         this.sinceTrim.set(key, count);
       }
     }
     if (this.sinceTrim.size > 100_000) this.sinceTrim.clear(); // bounded; rooms trim a bit later
-    return Promise.all(writes).then(
-      () => batch.forEach((p) => p.done()),
-      (err: Error) => batch.forEach((p) => p.done(err)),
-    );
+    this.lastWrite = new Promise<void>((resolve) => {
+      let settled = false;
+      const settle = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        batch.forEach((p) => p.done(err));
+        resolve();
+      };
+      const timer = setTimeout(
+        () => settle(new Error(`history write not answered within ${this.options.timeoutMs} ms`)),
+        this.options.timeoutMs,
+      );
+      Promise.all(writes).then(
+        () => settle(),
+        (err: Error) => settle(err),
+      );
+    });
+    return this.lastWrite;
   }
 
   async since(roomId: string, afterId?: string): Promise<ChatMessage[]> {
-    // Queued appends first (same connection, so the read sees them): a socket that joins
-    // just after a message was sent here gets it from this read.
-    if (this.pending.length > 0) void this.flush();
+    // Queued and unanswered appends first: a socket that joins just after a message was sent
+    // here gets it from this read.
+    await this.flush();
     const key = this.keys.history(roomId);
     const members =
       afterId === undefined

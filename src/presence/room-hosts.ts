@@ -17,7 +17,7 @@ type Notice =
  * (bounded) before it reads the room's history for its joiner. A host that did not know this
  * instance yet may have sent messages without publishing, and any host may still hold the
  * messages it sent just before the socket joined in its history batch; it stores them before
- * answering `ack` (one connection, in order), so the joiner's history read, made after the
+ * answering `ack` (it waits for Redis's answer), so the joiner's history read, made after the
  * ack, contains them. Messages sent after the socket joined reach it live.
  *
  * When in doubt (memory mode, after a Redis outage, a room not hosted here), publish.
@@ -41,8 +41,8 @@ export class RoomHosts {
       ackTimeoutMs: number;
       logger: Logger;
       shared: () => boolean;
-      /** Sends anything queued that must reach Redis before an ack (the history batch). */
-      beforeAck: () => void;
+      /** Stores anything queued that must be in Redis before an ack (the history batch). */
+      beforeAck: () => Promise<void>;
     },
   ) {}
 
@@ -140,8 +140,9 @@ export class RoomHosts {
     const hosts = this.rooms.get(notice.roomId)?.hosts;
     if (notice.type === "hello" && notice.to.includes(me)) {
       hosts?.add(notice.from);
-      this.options.beforeAck();
-      this.publish({ type: "ack", roomId: notice.roomId, from: me, to: notice.from, id: notice.id });
+      void this.options
+        .beforeAck()
+        .then(() => this.publish({ type: "ack", roomId: notice.roomId, from: me, to: notice.from, id: notice.id }));
     } else if (notice.type === "ack" && notice.to === me && notice.id !== undefined) {
       const introduction = this.waiting.get(notice.id);
       if (introduction?.hosts.delete(notice.from) && introduction.hosts.size === 0) introduction.done();

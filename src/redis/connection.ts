@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from "ioredis";
+import { createClient, type RedisClientType } from "redis";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../logger.js";
 
@@ -22,11 +23,15 @@ function baseOptions(cfg: Config["redis"]): RedisOptions {
  *   is away (no offline queue, no resend, a command timeout), so the caller falls back to
  *   memory instead of hanging;
  * - `subscriber`: the adapter's subscriptions, which it queues and restores by itself
- *   after every reconnect.
+ *   after every reconnect;
+ * - `historyWriter`: history appends only, on node-redis, which costs about a third less
+ *   client CPU per command than ioredis on that write (`npm run bench:clients`,
+ *   bench/RESULTS.md). No offline queue either; the history store times its batches itself.
  */
 export class RedisConnection {
   readonly command: Redis;
   readonly subscriber: Redis;
+  readonly historyWriter: RedisClientType;
 
   constructor(
     cfg: Config["redis"],
@@ -50,9 +55,21 @@ export class RedisConnection {
       autoResubscribe: true,
       maxRetriesPerRequest: null,
     });
+    this.historyWriter = createClient({
+      ...(cfg.url ? { url: cfg.url } : {}),
+      socket: {
+        ...(cfg.url ? {} : { host: cfg.host, port: cfg.port, ...(cfg.tls ? { tls: true as const } : {}) }),
+        connectTimeout: cfg.connectTimeoutMs,
+        reconnectStrategy: retryStrategy,
+      },
+      ...(cfg.username ? { username: cfg.username } : {}),
+      ...(cfg.password ? { password: cfg.password } : {}),
+      disableOfflineQueue: true,
+    });
     for (const [role, client] of [
       ["command", this.command],
       ["subscriber", this.subscriber],
+      ["history", this.historyWriter],
     ] as const) {
       let lastError = "";
       client.on("error", (err: Error) => {
@@ -81,7 +98,13 @@ export class RedisConnection {
             client.once("ready", () => resolve());
             if (client.status === "wait") client.connect().catch(() => {});
           });
-    const attempt = Promise.all([ready(this.command), ready(this.subscriber)]).then(() => true);
+    const writerReady = this.historyWriter.isReady
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          this.historyWriter.once("ready", () => resolve());
+          if (!this.historyWriter.isOpen) this.historyWriter.connect().catch(() => {});
+        });
+    const attempt = Promise.all([ready(this.command), ready(this.subscriber), writerReady]).then(() => true);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
@@ -97,16 +120,18 @@ export class RedisConnection {
     return this.command.status === "ready";
   }
 
-  /** Closes both connections; QUIT when connected, otherwise just stop reconnecting. */
+  /** Closes the connections; gracefully when connected, otherwise just stop reconnecting. */
   async close(): Promise<void> {
-    await Promise.all(
-      [this.command, this.subscriber].map(async (client) => {
+    const writer = this.historyWriter;
+    await Promise.all([
+      ...[this.command, this.subscriber].map(async (client) => {
         if (client.status === "ready") {
           await client.quit().catch(() => client.disconnect());
         } else {
           client.disconnect();
         }
       }),
-    );
+      writer.isReady ? writer.close().catch(() => writer.destroy()) : writer.isOpen ? writer.destroy() : undefined,
+    ]);
   }
 }

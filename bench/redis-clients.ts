@@ -1,0 +1,136 @@
+/**
+ * The Redis client lever, measured on the service's history-write pattern: every window,
+ * one ZADD per message (each to its room's key, ~250-byte members), at a fixed message rate.
+ * Prints, per client and option set, the client process's CPU and Redis's CPU per message
+ * (a baseline that only builds the members is subtracted from the client's figure).
+ *
+ *   npm run bench:clients                       # 2,000 msgs/s, 20 ms windows, 10 s each
+ *   npm run bench:clients -- --rate 4000 --window 5 --seconds 5 --rounds 3
+ *
+ * Each variant runs in a fresh child process against its own redis-server, rounds interleaved.
+ */
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
+import { createClient } from "redis";
+import { cpuSeconds } from "./proc-stats.js";
+import { startRedis } from "./targets.js";
+
+const VARIANTS = {
+  "members only (baseline)": "none",
+  "ioredis, auto-pipelining + commandTimeout (the service)": "ioredis-auto-timeout",
+  "ioredis, auto-pipelining": "ioredis-auto",
+  "ioredis, explicit pipeline, no commandTimeout": "ioredis-pipeline",
+  "node-redis 5 (pipelines a tick's commands by itself)": "node-redis",
+} as const;
+type Variant = (typeof VARIANTS)[keyof typeof VARIANTS];
+
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const opts = {
+  rate: flag("rate", 2000),
+  windowMs: flag("window", 20),
+  seconds: flag("seconds", 10),
+  rounds: flag("rounds", 2),
+  rooms: 500,
+};
+
+/** One variant, in a child process: resolves with its own CPU seconds and the messages written. */
+async function child(variant: Variant, port: number): Promise<{ cpu: number; written: number }> {
+  type Zadd = (key: string, member: string) => Promise<unknown>;
+  let zadd: Zadd = () => Promise.resolve();
+  let write = (batch: [string, string][]): Promise<unknown> => Promise.all(batch.map(([k, m]) => zadd(k, m)));
+  let close = async () => {};
+  if (variant.startsWith("ioredis")) {
+    const redis = new Redis({
+      port,
+      host: "127.0.0.1",
+      enableAutoPipelining: variant !== "ioredis-pipeline",
+      ...(variant === "ioredis-auto-timeout" ? { commandTimeout: 2000 } : {}),
+    });
+    zadd = (k, m) => redis.zadd(k, 0, m);
+    if (variant === "ioredis-pipeline") {
+      write = (batch) => {
+        const pipeline = redis.pipeline();
+        for (const [k, m] of batch) pipeline.zadd(k, 0, m);
+        return pipeline.exec();
+      };
+    }
+    close = async () => void (await redis.quit());
+  } else if (variant === "node-redis") {
+    const redis = createClient({ socket: { port, host: "127.0.0.1" } });
+    await redis.connect();
+    zadd = (k, m) => redis.zAdd(k, { score: 0, value: m });
+    close = async () => void redis.destroy();
+  }
+  const perWindow = Math.round((opts.rate * opts.windowMs) / 1000);
+  let seq = 0;
+  let written = 0;
+  const cpu0 = process.cpuUsage();
+  const end = Date.now() + opts.seconds * 1000;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      if (Date.now() >= end) return resolve();
+      const batch: [string, string][] = [];
+      for (let i = 0; i < perWindow; i++) {
+        const n = seq++;
+        const room = n % opts.rooms;
+        const now = Date.now();
+        const id = `${now.toString(36).padStart(9, "0")}-${(n % 1679616).toString(36).padStart(4, "0")}-bench`;
+        const body = { userId: `user-${room}`, username: `User ${room}`, content: `message ${n}`, timestamp: now };
+        batch.push([`room:${room}:history`, `${id}\n${JSON.stringify({ ...body, serverTimestamp: now })}`]);
+      }
+      void write(variant === "none" ? [] : batch).then(() => (written += batch.length));
+      setTimeout(tick, opts.windowMs);
+    };
+    tick();
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  const used = process.cpuUsage(cpu0);
+  await close();
+  return { cpu: (used.user + used.system) / 1e6, written };
+}
+
+async function main() {
+  const rows = new Map<string, { client: number[]; redis: number[] }>();
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const [label, variant] of Object.entries(VARIANTS)) {
+      const redis = await startRedis();
+      const redis0 = cpuSeconds(redis.pid);
+      const proc = fork(fileURLToPath(import.meta.url), ["--child", variant, String(redis.port), ...args], {
+        execArgv: ["--import", "tsx"],
+      });
+      const result = await new Promise<{ cpu: number; written: number }>((resolve) => proc.once("message", resolve));
+      const redisCpu = cpuSeconds(redis.pid) - redis0;
+      await redis.stop();
+      const row = rows.get(label) ?? { client: [], redis: [] };
+      row.client.push((result.cpu * 1e6) / result.written);
+      row.redis.push((redisCpu * 1e6) / result.written);
+      rows.set(label, row);
+      process.stderr.write(`\r\x1b[2Kround ${round + 1}: ${label}`);
+    }
+  }
+  process.stderr.write("\r\x1b[2K");
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const baseline = median(rows.get("members only (baseline)")!.client);
+  console.log(
+    `History writes: ${opts.rate} msgs/s over ${opts.rooms} rooms, one write per ${opts.windowMs} ms, ` +
+      `${opts.seconds} s per run, median of ${opts.rounds} rounds.\n`,
+  );
+  console.log("| client | client µs/msg (minus baseline) | Redis µs/msg |\n|---|---:|---:|");
+  for (const [label, row] of rows) {
+    const client = median(row.client);
+    const net = label.startsWith("members only") ? "" : ` (${(client - baseline).toFixed(1)})`;
+    console.log(`| ${label} | ${client.toFixed(1)}${net} | ${median(row.redis).toFixed(1)} |`);
+  }
+}
+
+if (args[0] === "--child") {
+  const result = await child(args[1] as Variant, Number(args[2]));
+  process.send!(result, () => process.exit(0));
+} else {
+  await main();
+}
