@@ -367,26 +367,36 @@ function table(scenario: string, columns: string[]): string {
   return lines.join("\n") + "\n";
 }
 
-/** With --repeat: each target's median ratio to the floor of its own round, over the rounds. */
+const median = (xs: number[]): number | undefined => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  if (sorted.length === 0) return undefined;
+  return sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/**
+ * With --repeat, per target and column: the median of its ratios to the floor of its own
+ * round, and the ratio of its median to the floor's median (steadier when one round of either
+ * was slowed by the machine).
+ */
 function medianRatios(scenario: string, columns: string[]): string {
   const lines = [
-    `Median ratio to the floor of the same round, over ${opts.repeat} rounds:`,
+    `Over ${opts.repeat} rounds: median of the ratios to the same round's floor / ratio of the medians:`,
     "",
     `| target | ${columns.join(" | ")} |`,
     `|---|${columns.map(() => "---:").join("|")}|`,
   ];
-  const targets = [...new Set(results.filter((r) => r.scenario === scenario).map((r) => r.target))];
-  for (const target of targets.filter((t) => t !== "floor")) {
-    const rows = results.filter((r) => r.scenario === scenario && r.target === target);
+  const inScenario = results.filter((r) => r.scenario === scenario);
+  const floors = inScenario.filter((r) => r.target === "floor");
+  for (const target of [...new Set(inScenario.map((r) => r.target))].filter((t) => t !== "floor")) {
+    const rows = inScenario.filter((r) => r.target === target);
     const cells = columns.map((c) => {
-      const ratios = rows
-        .map((r) => ratio(r.row[c], floorOf(scenario, r.round)?.[c]))
-        .filter((x): x is number => x !== undefined)
-        .sort((a, b) => a - b);
-      if (ratios.length === 0) return "";
-      const mid = ratios.length / 2;
-      const median = ratios.length % 2 ? ratios[Math.floor(mid)]! : (ratios[mid - 1]! + ratios[mid]!) / 2;
-      return `${median.toFixed(2)}×`;
+      const perRound = median(
+        rows.map((r) => ratio(r.row[c], floorOf(scenario, r.round)?.[c])).filter((x) => x !== undefined),
+      );
+      const values = (list: typeof rows) => list.map((r) => r.row[c]).filter((v) => typeof v === "number");
+      const ofMedians = ratio(median(values(rows)), median(values(floors)));
+      return perRound === undefined ? "" : `${perRound.toFixed(2)}× / ${ofMedians?.toFixed(2) ?? "–"}×`;
     });
     lines.push(`| ${target} | ${cells.join(" | ")} |`);
   }
