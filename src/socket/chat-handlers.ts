@@ -70,21 +70,25 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     refuse(socket, event, ack, err);
   };
 
-  /** Runs a handler; a ChatError is answered to the client, anything else is logged and answered as internal. */
-  const guard =
-    (socket: ChatSocket, event: string, run: (payload: unknown, ack: Ack | undefined) => unknown) =>
-    (...args: unknown[]) => {
+  /**
+   * The listener of `event` for every socket: Socket.IO calls it with `this` = the socket, so
+   * one function per event serves all connections instead of closures kept by each (idle
+   * connections are most of them; bench/RESULTS.md, memory). A ChatError is answered to the
+   * client, anything else is logged and answered as internal.
+   */
+  const listener = (event: string, run: (socket: ChatSocket, payload: unknown, ack: Ack | undefined) => unknown) =>
+    function (this: ChatSocket, ...args: unknown[]) {
       const { payload, ack } = splitArgs(args);
       const fail = (err: unknown) => {
         if (err instanceof ChatError) {
-          refuseCounted(socket, event, ack, err);
+          refuseCounted(this, event, ack, err);
         } else {
-          logger.error({ socket: socket.id, event, err }, "event handler failed");
-          refuseCounted(socket, event, ack, new ChatError(ErrorCode.Internal, "internal error, please retry"));
+          logger.error({ socket: this.id, event, err }, "event handler failed");
+          refuseCounted(this, event, ack, new ChatError(ErrorCode.Internal, "internal error, please retry"));
         }
       };
       try {
-        const result = run(payload, ack);
+        const result = run(this, payload, ack);
         if (result instanceof Promise) result.catch(fail);
       } catch (err) {
         fail(err);
@@ -253,36 +257,45 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     socket.disconnect(true);
   };
 
+  /** Send state, made on a connection's first send (most connections are idle at any time). */
+  const senders = new WeakMap<ChatSocket, SenderState>();
+  const senderOf = (socket: ChatSocket): SenderState => {
+    let sender = senders.get(socket);
+    if (!sender) {
+      sender = { limiter: deps.limits.forConnection(), pending: undefined };
+      senders.set(socket, sender);
+    }
+    return sender;
+  };
+
+  const onJoinEvent = listener("join_room", onJoin);
+  const onSendEvent = listener("send_message", (socket, payload, ack) =>
+    onSendMessage(socket, senderOf(socket), payload, ack),
+  );
+  const onLeaveEvent = listener("leave_session", (socket, _payload, ack) => onLeaveSession(socket, ack));
+  function onAnyEvent(this: ChatSocket, event: unknown, ...args: unknown[]) {
+    const name = typeof event === "string" ? event : String(event);
+    if (KNOWN_EVENTS.has(name)) return;
+    refuseCounted(
+      this,
+      name,
+      splitArgs(args).ack,
+      new ChatError(ErrorCode.UnknownEvent, `unknown event "${name.slice(0, 64)}"`),
+    );
+  }
+  function onDisconnect(this: ChatSocket, reason: string) {
+    const { roomId, userId } = this.data;
+    logger.info({ socket: this.id, roomId, userId, reason }, "disconnected");
+    if (roomId === undefined || userId === undefined) return;
+    presence.drop(this.id, roomId, userId).catch((err: unknown) => logger.error({ err }, "drop failed"));
+  }
+
   io.on("connection", (socket) => {
     logger.info({ socket: socket.id, ip: socket.handshake.address, tokenUser: socket.data.token?.userId }, "connected");
-    const sender: SenderState = { limiter: deps.limits.forConnection(), pending: undefined };
-    socket.on(
-      "join_room",
-      guard(socket, "join_room", (payload, ack) => onJoin(socket, payload, ack)),
-    );
-    socket.on(
-      "send_message",
-      guard(socket, "send_message", (payload, ack) => onSendMessage(socket, sender, payload, ack)),
-    );
-    socket.on(
-      "leave_session",
-      guard(socket, "leave_session", (_payload, ack) => onLeaveSession(socket, ack)),
-    );
-    socket.onAny((event: unknown, ...args: unknown[]) => {
-      const name = typeof event === "string" ? event : String(event);
-      if (KNOWN_EVENTS.has(name)) return;
-      refuseCounted(
-        socket,
-        name,
-        splitArgs(args).ack,
-        new ChatError(ErrorCode.UnknownEvent, `unknown event "${name.slice(0, 64)}"`),
-      );
-    });
-    socket.on("disconnect", (reason) => {
-      const { roomId, userId } = socket.data;
-      logger.info({ socket: socket.id, roomId, userId, reason }, "disconnected");
-      if (roomId === undefined || userId === undefined) return;
-      presence.drop(socket.id, roomId, userId).catch((err: unknown) => logger.error({ err }, "drop failed"));
-    });
+    socket.on("join_room", onJoinEvent);
+    socket.on("send_message", onSendEvent);
+    socket.on("leave_session", onLeaveEvent);
+    socket.onAny(onAnyEvent);
+    socket.on("disconnect", onDisconnect);
   });
 }
