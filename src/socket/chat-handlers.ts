@@ -95,9 +95,26 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
       }
     };
 
-  /** The room's other sockets: through Redis only when another instance hosts the room. */
-  const toOthers = (socket: ChatSocket, roomId: string) =>
-    deps.hosts.needsPublish(roomId) ? socket.to(socketRoom(roomId)) : socket.local.to(socketRoom(roomId));
+  /**
+   * Sends `event` to the room's other sockets: through Redis only when another instance hosts
+   * the room. Straight through the adapter, as `socket.to(room).emit()` ends up doing: that
+   * operator chain (with `.local`) allocates three operators and four Sets per call, and every
+   * message goes this way (bench/RESULTS.md).
+   */
+  const emitToOthers = <E extends "receive_message" | "system_message">(
+    socket: ChatSocket,
+    roomId: string,
+    event: E,
+    payload: Parameters<ServerToClientEvents[E]>[0],
+  ): void =>
+    socket.nsp.adapter.broadcast(
+      { type: EVENT_PACKET, data: [event, payload] },
+      {
+        rooms: new Set([socketRoom(roomId)]),
+        except: new Set([socket.id]),
+        flags: deps.hosts.needsPublish(roomId) ? {} : { local: true },
+      },
+    );
 
   const leaveCurrentRoom = (socket: ChatSocket): void => {
     const { roomId, userId } = socket.data;
@@ -145,7 +162,7 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     socket.emit("chat_history", { roomId, messages });
     if (kind !== "rejoin") {
       metrics.notices.inc({ type: kind });
-      toOthers(socket, roomId).emit("system_message", userNotice(kind, roomId, { userId, username }));
+      emitToOthers(socket, roomId, "system_message", userNotice(kind, roomId, { userId, username }));
     }
     ack?.({ ok: true, roomId, userId, users, messages });
   };
@@ -153,16 +170,7 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
   /** Delivers an accepted message, stores it, and acknowledges once it is stored. */
   const deliver = (socket: ChatSocket, message: ChatMessage, ack: Ack | undefined): void => {
     const room = socketRoom(message.roomId);
-    // What `toOthers(socket, roomId).emit(...)` does, straight through the adapter: the
-    // operator chain allocates three operators and four Sets per message (bench/RESULTS.md).
-    socket.nsp.adapter.broadcast(
-      { type: EVENT_PACKET, data: ["receive_message", message] },
-      {
-        rooms: new Set([room]),
-        except: new Set([socket.id]),
-        flags: deps.hosts.needsPublish(message.roomId) ? {} : { local: true },
-      },
-    );
+    emitToOthers(socket, message.roomId, "receive_message", message);
     metrics.messageAccepted(Math.max(0, (socket.nsp.adapter.rooms.get(room)?.size ?? 1) - 1));
     deps.history.append(message, (err) => {
       if (err) logger.warn({ err: err.message, roomId: message.roomId, id: message.id }, "message not stored");
