@@ -17,8 +17,22 @@ function baseOptions(cfg: Config["redis"]): RedisOptions {
   };
 }
 
+/** The same settings for node-redis (the history writer), in its own shape. */
+function nodeRedisOptions(cfg: Config["redis"]) {
+  return {
+    ...(cfg.url ? { url: cfg.url } : {}),
+    socket: {
+      ...(cfg.url ? {} : { host: cfg.host, port: cfg.port, ...(cfg.tls ? { tls: true as const } : {}) }),
+      connectTimeout: cfg.connectTimeoutMs,
+      reconnectStrategy: retryStrategy,
+    },
+    ...(cfg.username ? { username: cfg.username } : {}),
+    ...(cfg.password ? { password: cfg.password } : {}),
+  };
+}
+
 /**
- * The two Redis connections of an instance:
+ * The three Redis connections of an instance:
  * - `command`: state scripts and adapter publishes, auto-pipelined. It fails fast when Redis
  *   is away (no offline queue, no resend, a command timeout), so the caller falls back to
  *   memory instead of hanging;
@@ -55,17 +69,7 @@ export class RedisConnection {
       autoResubscribe: true,
       maxRetriesPerRequest: null,
     });
-    this.historyWriter = createClient({
-      ...(cfg.url ? { url: cfg.url } : {}),
-      socket: {
-        ...(cfg.url ? {} : { host: cfg.host, port: cfg.port, ...(cfg.tls ? { tls: true as const } : {}) }),
-        connectTimeout: cfg.connectTimeoutMs,
-        reconnectStrategy: retryStrategy,
-      },
-      ...(cfg.username ? { username: cfg.username } : {}),
-      ...(cfg.password ? { password: cfg.password } : {}),
-      disableOfflineQueue: true,
-    });
+    this.historyWriter = createClient({ ...nodeRedisOptions(cfg), disableOfflineQueue: true });
     for (const [role, client] of [
       ["command", this.command],
       ["subscriber", this.subscriber],
