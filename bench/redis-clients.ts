@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { cpuSeconds } from "./proc-stats.js";
+import { median } from "./stats.js";
 import { startRedis } from "./targets.js";
 
 const VARIANTS = {
@@ -114,17 +115,16 @@ async function main() {
     }
   }
   process.stderr.write("\r\x1b[2K");
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const baseline = median(rows.get("members only (baseline)")!.client);
+  const baseline = median(rows.get("members only (baseline)")!.client)!;
   console.log(
     `History writes: ${opts.rate} msgs/s over ${opts.rooms} rooms, one write per ${opts.windowMs} ms, ` +
       `${opts.seconds} s per run, median of ${opts.rounds} rounds.\n`,
   );
   console.log("| client | client µs/msg (minus baseline) | Redis µs/msg |\n|---|---:|---:|");
   for (const [label, row] of rows) {
-    const client = median(row.client);
+    const client = median(row.client)!;
     const net = label.startsWith("members only") ? "" : ` (${(client - baseline).toFixed(1)})`;
-    console.log(`| ${label} | ${client.toFixed(1)}${net} | ${median(row.redis).toFixed(1)} |`);
+    console.log(`| ${label} | ${client.toFixed(1)}${net} | ${median(row.redis)!.toFixed(1)} |`);
   }
 }
 

@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { collectGarbage } from "./gc.js";
 import { cpuSeconds, rssKiB } from "./proc-stats.js";
+import { median } from "./stats.js";
 import { startFloor, startRedis, startService, type Running } from "./targets.js";
 import type { WorkerResult, WorkerRoom } from "./load-worker.js";
 
@@ -378,13 +379,6 @@ function table(scenario: string, columns: string[]): string {
   if (opts.repeat > 1) lines.push("", medianRatios(scenario, columns));
   return lines.join("\n") + "\n";
 }
-
-const median = (xs: number[]): number | undefined => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length / 2;
-  if (sorted.length === 0) return undefined;
-  return sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 /**
  * With --repeat, per target and column: the median of its ratios to the floor of its own
