@@ -10,6 +10,7 @@
  * Each variant runs in a fresh child process against its own redis-server, rounds interleaved.
  */
 import { fork } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
@@ -23,6 +24,7 @@ const VARIANTS = {
   "ioredis, auto-pipelining": "ioredis-auto",
   "ioredis, explicit pipeline, no commandTimeout": "ioredis-pipeline",
   "node-redis 5 (pipelines a tick's commands by itself)": "node-redis",
+  "node-redis 5, one script call per window for all rooms (the service)": "node-redis-script",
 } as const;
 type Variant = (typeof VARIANTS)[keyof typeof VARIANTS];
 
@@ -61,10 +63,24 @@ async function child(variant: Variant, port: number): Promise<{ cpu: number; wri
       };
     }
     close = async () => void (await redis.quit());
-  } else if (variant === "node-redis") {
+  } else if (variant.startsWith("node-redis")) {
     const redis = createClient({ socket: { port, host: "127.0.0.1" } });
     await redis.connect();
     zadd = (k, m) => redis.zAdd(k, { score: 0, value: m });
+    if (variant === "node-redis-script") {
+      const script = readFileSync(new URL("../lua/history_append.lua", import.meta.url), "utf8");
+      write = (batch) => {
+        const byKey = new Map<string, string[]>();
+        for (const [k, m] of batch) {
+          const members = byKey.get(k);
+          if (members) members.push(m);
+          else byKey.set(k, [m]);
+        }
+        const argv = ["116", "100"];
+        for (const members of byKey.values()) argv.push(String(members.length), ...members);
+        return redis.sendCommand(["EVAL", script, String(byKey.size), ...byKey.keys(), ...argv]);
+      };
+    }
     close = async () => void redis.destroy();
   }
   const perWindow = Math.round((opts.rate * opts.windowMs) / 1000);

@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import type { RedisClientType } from "redis";
 import type { RedisKeys } from "../redis/keys.js";
 import type { ChatMessage } from "../socket/events.js";
+import { WriterScript } from "../redis/writer-script.js";
 import type { HistoryStore } from "./history-store.js";
 
 /** The first byte after every UTF-8 character: "(<id>\n\xff" excludes exactly the members of <id>. */
@@ -13,14 +14,18 @@ const AFTER_ALL = Buffer.from([0xff]);
  * scripts keep it while anybody is present and let it expire after the room empties.
  */
 export class RedisHistoryStore implements HistoryStore {
-  /** Appends waiting for the current batch. */
-  private pending: { key: string; member: string; done: (err?: Error) => void }[] = [];
+  /**
+   * The current batch: members by history key, and the appends' callbacks. Only what the
+   * write needs is kept: a batch lives until Redis answers, long enough for the young
+   * generation's collector to promote whatever it holds (bench/RESULTS.md, lever 13).
+   */
+  private pending = new Map<string, string[]>();
+  private pendingDone: ((err?: Error) => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private lastFlush = 0;
   /** The last batch sent; once it has settled, so have all before it (one connection, in order). */
   private lastWrite: Promise<void> = Promise.resolve();
-  /** Appends per room since its last trim; a room is trimmed back once past limit + slack. */
-  private readonly sinceTrim = new Map<string, number>();
+  private readonly appendScript = new WriterScript("history_append.lua");
 
   /**
    * `redis` serves reads and dedupe claims; `writer`, a connection of its own, the appends
@@ -44,12 +49,13 @@ export class RedisHistoryStore implements HistoryStore {
     if (this.options.limit === 0) return done(); // history off
     // Stored without what the member's id prefix and the key already say (id, roomId) and
     // without the web-client aliases (senderId, text), which repeat userId and content.
-    const { id: _id, roomId: _roomId, senderId: _senderId, text: _text, ...stored } = message;
-    this.pending.push({
-      key: this.keys.history(message.roomId),
-      member: `${message.id}\n${JSON.stringify(stored)}`,
-      done,
-    });
+    const { id, roomId, senderId: _senderId, text: _text, ...stored } = message;
+    const key = this.keys.history(roomId);
+    const member = `${id}\n${JSON.stringify(stored)}`;
+    const members = this.pending.get(key);
+    if (members) members.push(member);
+    else this.pending.set(key, [member]);
+    this.pendingDone.push(done);
     if (this.timer === undefined) {
       const wait = Math.max(0, this.lastFlush + this.options.flushMs - Date.now());
       this.timer = setTimeout(() => void this.flush(), wait);
@@ -59,51 +65,37 @@ export class RedisHistoryStore implements HistoryStore {
   /**
    * Sends the queued appends now; resolves once Redis has answered them and every earlier
    * batch (never rejects: failures go to the appends' callbacks). Awaited before anything
-   * that must reach Redis after them (a history read, a hosts `ack`, shutdown): one plain
-   * ZADD per room, written together, and a trim for rooms that grew past the limit plus a
-   * slack. No script: Lua's per-call overhead in Redis cost more than the ZADDs
-   * (bench/RESULTS.md).
+   * that must reach Redis after them (a history read, a hosts `ack`, shutdown). One script
+   * call for the whole batch, whatever the number of rooms: per command, the client's cost
+   * outweighs what Lua adds in Redis (bench/RESULTS.md, lever 12).
    */
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const batch = this.pending;
-    if (batch.length === 0) return this.lastWrite;
-    this.pending = [];
+    const byKey = this.pending;
+    const done = this.pendingDone;
+    if (done.length === 0) return this.lastWrite;
+    this.pending = new Map();
+    this.pendingDone = [];
     this.lastFlush = Date.now();
-    const byKey = new Map<string, { score: number; value: string }[]>();
-    for (const p of batch) {
-      const members = byKey.get(p.key);
-      if (members) members.push({ score: 0, value: p.member });
-      else byKey.set(p.key, [{ score: 0, value: p.member }]);
-    }
-    const slack = Math.max(16, Math.floor(this.options.limit / 8));
-    const writes: Promise<unknown>[] = [];
-    for (const [key, members] of byKey) {
-      writes.push(this.writer.zAdd(key, members));
-      const count = (this.sinceTrim.get(key) ?? 0) + members.length;
-      if (count > slack) {
-        this.sinceTrim.delete(key);
-        writes.push(this.writer.zRemRangeByRank(key, 0, -(this.options.limit + 1)));
-      } else {
-        this.sinceTrim.set(key, count);
-      }
-    }
-    if (this.sinceTrim.size > 100_000) this.sinceTrim.clear(); // bounded; rooms trim a bit later
+    const { limit } = this.options;
+    const argv = [String(limit + Math.max(16, Math.floor(limit / 8))), String(limit)];
+    for (const members of byKey.values()) argv.push(String(members.length), ...members);
+    const write = this.appendScript.run(this.writer, [...byKey.keys()], argv);
     this.lastWrite = new Promise<void>((resolve) => {
       let settled = false;
       const settle = (err?: Error) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        batch.forEach((p) => p.done(err));
+        done.forEach((callback) => callback(err));
         resolve();
       };
       const timer = setTimeout(
         () => settle(new Error(`history write not answered within ${this.options.timeoutMs} ms`)),
         this.options.timeoutMs,
       );
-      Promise.all(writes).then(
+      write.then(
         () => settle(),
         (err: Error) => settle(err),
       );

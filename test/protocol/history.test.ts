@@ -85,6 +85,19 @@ describe("chat_history", () => {
     expect(history.messages[0]).toMatchObject({ userId: "alice", senderId: "alice", text: "m3" });
   });
 
+  it("keeps the stored set bounded: trimmed back to the newest once past the limit and a slack", async () => {
+    const room = newRoom();
+    const alice = await client("alice", room);
+    const slack = 16; // max(16, LIMIT / 8)
+    for (let i = 0; i < LIMIT + slack + 1; i++) await say(alice, "alice", `m${i}`);
+    // The append that took the set past LIMIT + slack trimmed it back to the newest LIMIT.
+    const stored = await redis.zrange(`room:${room}:history`, 0, -1);
+    expect(stored).toHaveLength(LIMIT);
+    expect(stored.at(-1)).toContain(`"content":"m${LIMIT + slack}"`);
+    await say(alice, "alice", "one more");
+    expect(await redis.zcard(`room:${room}:history`)).toBe(LIMIT + 1);
+  });
+
   it("sends only what came after lastMessageId, so a reconnect catches up exactly", async () => {
     const room = newRoom();
     const alice = await client("alice", room);
