@@ -10,6 +10,7 @@ import { FailoverHistoryStore } from "./history/failover-history-store.js";
 import { MemoryHistoryStore } from "./history/memory-history-store.js";
 import { RedisHistoryStore } from "./history/redis-history-store.js";
 import { createApp } from "./http/app.js";
+import { adapterParser } from "./redis/adapter-parser.js";
 import { originGuard } from "./http/origin.js";
 import { RateLimits } from "./limits/rate-limits.js";
 import type { Logger } from "./logger.js";
@@ -103,7 +104,7 @@ export class ChatService {
       adapter: createAdapter(
         bestEffortPublisher(this.redis.command, logger, () => this.metrics.redisErrors.inc({ kind: "publish" })),
         this.redis.subscriber,
-        { key: keys.adapterChannel },
+        { key: keys.adapterChannel, parser: adapterParser },
       ),
     });
 
