@@ -6,6 +6,7 @@
  *
  *   npm run bench:clients                       # 2,000 msgs/s, 20 ms windows, 10 s each
  *   npm run bench:clients -- --rate 4000 --window 5 --seconds 5 --rounds 3
+ *   npm run bench:clients -- --pubsub --rate 4000   # the adapter's publish + pattern subscription
  *
  * Each variant runs in a fresh child process against its own redis-server, rounds interleaved.
  */
@@ -26,16 +27,23 @@ const VARIANTS = {
   "node-redis 5 (pipelines a tick's commands by itself)": "node-redis",
   "node-redis 5, one script call per window for all rooms (the service)": "node-redis-script",
 } as const;
-type Variant = (typeof VARIANTS)[keyof typeof VARIANTS];
+/** --pubsub: the adapter's pattern instead, publish and receive back in one process. */
+const PUBSUB_VARIANTS = {
+  "members only (baseline)": "none",
+  "ioredis, auto-pipelined PUBLISH + PSUBSCRIBE (the service's adapter)": "ioredis-pubsub",
+  "node-redis 5, PUBLISH + pSubscribe": "node-redis-pubsub",
+} as const;
+type Variant = (typeof VARIANTS)[keyof typeof VARIANTS] | (typeof PUBSUB_VARIANTS)[keyof typeof PUBSUB_VARIANTS];
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
+const pubsub = args.includes("--pubsub");
 const opts = {
   rate: flag("rate", 2000),
-  windowMs: flag("window", 20),
+  windowMs: flag("window", pubsub ? 5 : 20),
   seconds: flag("seconds", 10),
   rounds: flag("rounds", 2),
   rooms: 500,
@@ -47,7 +55,25 @@ async function child(variant: Variant, port: number): Promise<{ cpu: number; wri
   let zadd: Zadd = () => Promise.resolve();
   let write = (batch: [string, string][]): Promise<unknown> => Promise.all(batch.map(([k, m]) => zadd(k, m)));
   let close = async () => {};
-  if (variant.startsWith("ioredis")) {
+  // Pub/sub: every member is published to its room's channel, and read back by a pattern
+  // subscription of the same process, as an instance's adapter does with its own broadcasts.
+  const channel = (key: string) => `socket.io#/#${key}#`;
+  let received = 0;
+  if (variant === "ioredis-pubsub") {
+    const pub = new Redis({ port, host: "127.0.0.1", enableAutoPipelining: true });
+    const sub = new Redis({ port, host: "127.0.0.1" });
+    await sub.psubscribe("socket.io#/#*");
+    sub.on("pmessageBuffer", () => received++);
+    write = (batch) => Promise.all(batch.map(([k, m]) => pub.publish(channel(k), m)));
+    close = async () => void (pub.disconnect(), sub.disconnect());
+  } else if (variant === "node-redis-pubsub") {
+    const pub = createClient({ socket: { port, host: "127.0.0.1" } });
+    const sub = pub.duplicate();
+    await Promise.all([pub.connect(), sub.connect()]);
+    await sub.pSubscribe("socket.io#/#*", () => received++, true);
+    write = (batch) => Promise.all(batch.map(([k, m]) => pub.publish(channel(k), m)));
+    close = async () => void (pub.destroy(), sub.destroy());
+  } else if (variant.startsWith("ioredis")) {
     const redis = new Redis({
       port,
       host: "127.0.0.1",
@@ -108,13 +134,14 @@ async function child(variant: Variant, port: number): Promise<{ cpu: number; wri
   await new Promise((r) => setTimeout(r, 200));
   const used = process.cpuUsage(cpu0);
   await close();
+  if (variant.endsWith("-pubsub") && received < written) throw new Error(`received ${received} of ${written}`);
   return { cpu: (used.user + used.system) / 1e6, written };
 }
 
 async function main() {
   const rows = new Map<string, { client: number[]; redis: number[] }>();
   for (let round = 0; round < opts.rounds; round++) {
-    for (const [label, variant] of Object.entries(VARIANTS)) {
+    for (const [label, variant] of Object.entries(pubsub ? PUBSUB_VARIANTS : VARIANTS)) {
       const redis = await startRedis();
       const redis0 = cpuSeconds(redis.pid);
       const proc = fork(fileURLToPath(import.meta.url), ["--child", variant, String(redis.port), ...args], {
@@ -133,7 +160,7 @@ async function main() {
   process.stderr.write("\r\x1b[2K");
   const baseline = median(rows.get("members only (baseline)")!.client)!;
   console.log(
-    `History writes: ${opts.rate} msgs/s over ${opts.rooms} rooms, one write per ${opts.windowMs} ms, ` +
+    `${pubsub ? "Adapter publishes" : "History writes"}: ${opts.rate} msgs/s over ${opts.rooms} rooms, one write per ${opts.windowMs} ms, ` +
       `${opts.seconds} s per run, median of ${opts.rounds} rounds.\n`,
   );
   console.log("| client | client µs/msg (minus baseline) | Redis µs/msg |\n|---|---:|---:|");
