@@ -49,9 +49,17 @@ export class RedisHistoryStore implements HistoryStore {
     if (this.options.limit === 0) return done(); // history off
     // Stored without what the member's id prefix and the key already say (id, roomId) and
     // without the web-client aliases (senderId, text), which repeat userId and content.
-    const { id, roomId, senderId: _senderId, text: _text, ...stored } = message;
-    const key = this.keys.history(roomId);
-    const member = `${id}\n${JSON.stringify(stored)}`;
+    // A literal of known shape: cheaper to build and to stringify than a rest copy.
+    const stored = {
+      userId: message.userId,
+      username: message.username,
+      content: message.content,
+      timestamp: message.timestamp,
+      serverTimestamp: message.serverTimestamp,
+      clientMessageId: message.clientMessageId, // left out by JSON when undefined
+    };
+    const key = this.keys.history(message.roomId);
+    const member = `${message.id}\n${JSON.stringify(stored)}`;
     const members = this.pending.get(key);
     if (members) members.push(member);
     else this.pending.set(key, [member]);
