@@ -386,17 +386,20 @@ function table(scenario: string, columns: string[]): string {
  * was slowed by the machine).
  */
 function medianRatios(scenario: string, columns: string[]): string {
+  const inScenario = results.filter((r) => r.scenario === scenario);
+  const floors = inScenario.filter((r) => r.target === "floor");
   const lines = [
-    `Over ${opts.repeat} rounds: median of the ratios to the same round's floor / ratio of the medians:`,
+    floors.length
+      ? `Over ${opts.repeat} rounds: median of the ratios to the same round's floor / ratio of the medians:`
+      : `Over ${opts.repeat} rounds: medians (no floor in this scenario):`,
     "",
     `| target | ${columns.join(" | ")} |`,
     `|---|${columns.map(() => "---:").join("|")}|`,
   ];
-  const inScenario = results.filter((r) => r.scenario === scenario);
-  const floors = inScenario.filter((r) => r.target === "floor");
   for (const target of [...new Set(inScenario.map((r) => r.target))].filter((t) => t !== "floor")) {
     const rows = inScenario.filter((r) => r.target === target);
     const cells = columns.map((c) => {
+      if (!floors.length) return fmt(median(rows.map((r) => r.row[c]).filter((v) => typeof v === "number")));
       const perRound = median(
         rows.map((r) => ratio(r.row[c], floorOf(scenario, r.round)?.[c])).filter((x) => x !== undefined),
       );
