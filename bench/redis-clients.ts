@@ -21,10 +21,11 @@ import { startRedis } from "./targets.js";
 
 const VARIANTS = {
   "members only (baseline)": "none",
-  "ioredis, auto-pipelining + commandTimeout (the service)": "ioredis-auto-timeout",
+  "ioredis, auto-pipelining + commandTimeout (the service's command connection)": "ioredis-auto-timeout",
   "ioredis, auto-pipelining": "ioredis-auto",
   "ioredis, explicit pipeline, no commandTimeout": "ioredis-pipeline",
   "node-redis 5 (pipelines a tick's commands by itself)": "node-redis",
+  "node-redis 5, raw sendCommand per ZADD (no command builder)": "node-redis-raw",
   "node-redis 5, one script call per window for all rooms (the service)": "node-redis-script",
 } as const;
 /** --pubsub: the adapter's pattern instead, publish and receive back in one process. */
@@ -92,7 +93,10 @@ async function child(variant: Variant, port: number): Promise<{ cpu: number; wri
   } else if (variant.startsWith("node-redis")) {
     const redis = createClient({ socket: { port, host: "127.0.0.1" } });
     await redis.connect();
-    zadd = (k, m) => redis.zAdd(k, { score: 0, value: m });
+    zadd =
+      variant === "node-redis-raw"
+        ? (k, m) => redis.sendCommand(["ZADD", k, "0", m])
+        : (k, m) => redis.zAdd(k, { score: 0, value: m });
     if (variant === "node-redis-script") {
       const script = readFileSync(new URL("../lua/history_append.lua", import.meta.url), "utf8");
       write = (batch) => {
