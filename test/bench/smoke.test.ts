@@ -1,0 +1,39 @@
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+interface BenchResult {
+  scenario: string;
+  target: string;
+  row: Record<string, number>;
+}
+
+// The benchmark itself is a script of its own (npm run bench); this only keeps it working:
+// a few seconds of its smallest run, floor and service, every delivery checked.
+describe("the benchmark", () => {
+  it("runs its quick scenario against the floor and the service, every message delivered once", async () => {
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ["--import", "tsx", "bench/run.ts", "--quick"],
+        { cwd: root, timeout: 90_000 },
+        (err, out) => (err ? reject(err) : resolve(out)),
+      ),
+    );
+    const file = /results: (\S+\.json)/.exec(stdout)?.[1];
+    expect(file).toBeDefined();
+    const { results } = JSON.parse(readFileSync(file!, "utf8")) as { results: BenchResult[] };
+    expect(results.map((r) => `${r.scenario}/${r.target}`)).toEqual(["rate/floor", "rate/service"]);
+    for (const { row } of results) {
+      expect(row.sent).toBeGreaterThan(0);
+      expect(row.delivered).toBe(row.expected);
+      expect(row.duplicates).toBe(0);
+      expect(row.misrouted).toBe(0);
+      expect(row.cpuPerMsgUs).toBeGreaterThan(0);
+    }
+    expect(stdout).toContain("| service | 100 (1.00×)");
+  }, 120_000);
+});
