@@ -182,10 +182,14 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
   /**
    * The append callback of a message sent without an acknowledgement: one function for all,
    * so a queued append holds nothing of its message but the stored text (bench/RESULTS.md,
-   * lever 13).
+   * lever 13). A failed write fails its whole batch with one error: logged once, not once per
+   * message.
    */
+  let lastUnstored: Error | undefined;
   const logUnstored = (err?: Error): void => {
-    if (err) logger.warn({ err: err.message }, "message not stored");
+    if (!err || err === lastUnstored) return;
+    lastUnstored = err;
+    logger.warn({ err: err.message }, "message not stored");
   };
 
   /** Validates a send and builds the message, or throws the refusal. */

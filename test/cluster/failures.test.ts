@@ -230,8 +230,17 @@ describe("Redis failures", () => {
       const acked = alice.emitWithAck("send_message", { message: { userId: "alice", content: "live anyway" } });
       expect((await got).content).toBe("live anyway");
       expect(Date.now() - t0).toBeLessThan(300);
+      // Ten more, right behind it: one batch, one failed write.
+      const more = Array.from({ length: 10 }, (_, i) =>
+        alice.emitWithAck("send_message", { message: { userId: "alice", content: `also ${i}` } }),
+      );
       expect(await acked).toMatchObject({ ok: true, stored: false });
+      for (const ack of await Promise.all(more)) expect(ack).toMatchObject({ ok: true, stored: false });
+      // Logged once per failed write, not once per message.
       await a.waitForLog((l) => l.msg === "message not stored");
+      const unstored = a.logs.filter((l) => l.msg === "message not stored").length;
+      expect(unstored).toBeGreaterThanOrEqual(1);
+      expect(unstored).toBeLessThanOrEqual(3);
       await eventually(async () => (await health(a.url)).mode === "memory", 5000, "memory mode");
     } finally {
       c.redis.thaw();
