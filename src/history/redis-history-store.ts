@@ -1,8 +1,8 @@
 import type { Redis } from "ioredis";
 import type { RedisClientType } from "redis";
 import type { RedisKeys } from "../redis/keys.js";
-import type { ChatMessage } from "../socket/events.js";
 import { WriterScript } from "../redis/writer-script.js";
+import type { ChatMessage } from "../socket/events.js";
 import type { HistoryStore } from "./history-store.js";
 
 /** The first byte after every UTF-8 character: "(<id>\n\xff" excludes exactly the members of <id>. */
