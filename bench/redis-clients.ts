@@ -11,10 +11,10 @@
  * Each variant runs in a fresh child process against its own redis-server, rounds interleaved.
  */
 import { fork } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
+import { readLuaScript } from "../src/redis/writer-script.js";
 import { cpuSeconds } from "./proc-stats.js";
 import { median } from "./stats.js";
 import { startRedis } from "./targets.js";
@@ -98,7 +98,7 @@ async function child(variant: Variant, port: number): Promise<{ cpu: number; wri
         ? (k, m) => redis.sendCommand(["ZADD", k, "0", m])
         : (k, m) => redis.zAdd(k, { score: 0, value: m });
     if (variant === "node-redis-script") {
-      const script = readFileSync(new URL("../lua/history_append.lua", import.meta.url), "utf8");
+      const script = readLuaScript("history_append.lua");
       write = (batch) => {
         const byKey = new Map<string, string[]>();
         for (const [k, m] of batch) {

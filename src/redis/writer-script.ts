@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { RedisClientType } from "redis";
 
-const luaDir = new URL("../../lua/", import.meta.url);
+/** The text of a script of lua/ (every Redis script of the service lives there). */
+export const readLuaScript = (file: string): string =>
+  readFileSync(new URL(file, new URL("../../lua/", import.meta.url)), "utf8");
 
 /**
  * A Lua script (a file of lua/) run on a node-redis connection by its SHA1, sent in full
@@ -13,7 +15,7 @@ export class WriterScript {
   private readonly sha1: string;
 
   constructor(file: string) {
-    this.source = readFileSync(new URL(file, luaDir), "utf8");
+    this.source = readLuaScript(file);
     this.sha1 = createHash("sha1").update(this.source).digest("hex");
   }
 

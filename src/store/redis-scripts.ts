@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import type { Redis, Result } from "ioredis";
+import { readLuaScript } from "../redis/writer-script.js";
 
 const SCRIPTS: Record<string, { file: string; keys: number }> = {
   presenceJoin: { file: "join.lua", keys: 3 },
@@ -29,13 +29,11 @@ declare module "ioredis" {
   }
 }
 
-const luaDir = new URL("../../lua/", import.meta.url);
-
 /** Registers the Lua scripts on a client (each is lib.lua followed by its own file). */
 export function definePresenceScripts(client: Redis): void {
-  const lib = readFileSync(new URL("lib.lua", luaDir), "utf8");
+  const lib = readLuaScript("lib.lua");
   for (const [name, { file, keys }] of Object.entries(SCRIPTS)) {
-    const body = readFileSync(new URL(file, luaDir), "utf8");
+    const body = readLuaScript(file);
     client.defineCommand(name, { numberOfKeys: keys, lua: `${lib}\n${body}` });
   }
 }
