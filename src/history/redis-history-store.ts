@@ -15,12 +15,11 @@ const AFTER_ALL = Buffer.from([0xff]);
  */
 export class RedisHistoryStore implements HistoryStore {
   /**
-   * The current batch: members by history key, and the appends' callbacks. Only what the
-   * write needs is kept: a batch lives until Redis answers, long enough for the young
+   * The current batch: by history key, the members and their appends' callbacks. Only what
+   * the write needs is kept: a batch lives until Redis answers, long enough for the young
    * generation's collector to promote whatever it holds (bench/RESULTS.md, lever 13).
    */
-  private pending = new Map<string, string[]>();
-  private pendingDone: ((err?: Error) => void)[] = [];
+  private pending = new Map<string, { members: string[]; done: ((err?: Error) => void)[] }>();
   private timer: NodeJS.Timeout | undefined;
   private lastFlush = 0;
   /** The last batch sent; once it has settled, so have all before it (one connection, in order). */
@@ -60,10 +59,13 @@ export class RedisHistoryStore implements HistoryStore {
     };
     const key = this.keys.history(message.roomId);
     const member = `${message.id}\n${JSON.stringify(stored)}`;
-    const members = this.pending.get(key);
-    if (members) members.push(member);
-    else this.pending.set(key, [member]);
-    this.pendingDone.push(done);
+    const room = this.pending.get(key);
+    if (room) {
+      room.members.push(member);
+      room.done.push(done);
+    } else {
+      this.pending.set(key, { members: [member], done: [done] });
+    }
     if (this.timer === undefined) {
       const wait = Math.max(0, this.lastFlush + this.options.flushMs - Date.now());
       this.timer = setTimeout(() => void this.flush(), wait);
@@ -81,22 +83,29 @@ export class RedisHistoryStore implements HistoryStore {
     clearTimeout(this.timer);
     this.timer = undefined;
     const byKey = this.pending;
-    const done = this.pendingDone;
-    if (done.length === 0) return this.lastWrite;
+    if (byKey.size === 0) return this.lastWrite;
     this.pending = new Map();
-    this.pendingDone = [];
     this.lastFlush = Date.now();
     const { limit } = this.options;
     const argv = [String(limit + Math.max(16, Math.floor(limit / 8))), String(limit)];
-    for (const members of byKey.values()) argv.push(String(members.length), ...members);
+    for (const { members } of byKey.values()) argv.push(String(members.length), ...members);
     const write = this.appendScript.run(this.writer, [...byKey.keys()], argv);
     this.lastWrite = new Promise<void>((resolve) => {
       let settled = false;
-      const settle = (err?: Error) => {
+      /** `err` fails the whole batch; `failedRooms` (the script's reply) fails only those rooms. */
+      const settle = (err?: Error, failedRooms: unknown[] = []) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        done.forEach((callback) => callback(err));
+        const roomErrors = new Map<number, Error>();
+        for (let i = 0; i + 1 < failedRooms.length; i += 2) {
+          roomErrors.set(Number(failedRooms[i]) - 1, new Error(`history write failed: ${String(failedRooms[i + 1])}`));
+        }
+        let index = 0;
+        for (const { done } of byKey.values()) {
+          const roomErr = err ?? roomErrors.get(index++);
+          done.forEach((callback) => callback(roomErr));
+        }
         resolve();
       };
       const timer = setTimeout(
@@ -104,7 +113,7 @@ export class RedisHistoryStore implements HistoryStore {
         this.options.timeoutMs,
       );
       write.then(
-        () => settle(),
+        (failedRooms) => settle(undefined, Array.isArray(failedRooms) ? failedRooms : []),
         (err: Error) => settle(err),
       );
     });

@@ -175,3 +175,32 @@ describe("order", () => {
     expect([...orders[0]!].sort()).toEqual(orders[0]);
   });
 });
+
+describe("a room whose history cannot be written", () => {
+  it("fails only its own messages' store, not the other rooms written with them", async () => {
+    // A long window, so the two sends below go to Redis in one write.
+    const windowed = await startService({
+      REDIS_PORT: String(redisServer.port),
+      HISTORY_LIMIT: String(LIMIT),
+      HISTORY_FLUSH_MS: "400",
+    });
+    try {
+      const broken = newRoom();
+      const fine = newRoom();
+      await redis.set(`room:${broken}:history`, "not a sorted set");
+      const alice = await joined(windowed.url, "alice", broken);
+      const bob = await joined(windowed.url, "bob", fine);
+      clients.push(alice, bob);
+      await say(bob, "bob", "opens the window"); // a lone message is written at once
+      const [lost, kept] = await Promise.all([say(alice, "alice", "lost"), say(bob, "bob", "kept")]);
+      expect(lost).toMatchObject({ ok: true, stored: false });
+      expect(kept).toMatchObject({ ok: true, id: expect.any(String) });
+      expect(kept.stored).toBeUndefined();
+      const stored = await redis.zrange(`room:${fine}:history`, 0, -1);
+      expect(stored.some((m) => m.startsWith(`${kept.id}\n`))).toBe(true);
+      expect(await redis.get(`room:${broken}:history`)).toBe("not a sorted set");
+    } finally {
+      await windowed.stop();
+    }
+  });
+});
