@@ -101,11 +101,10 @@ export class RedisHistoryStore implements HistoryStore {
         for (let i = 0; i + 1 < failedRooms.length; i += 2) {
           roomErrors.set(Number(failedRooms[i]) - 1, new Error(`history write failed: ${String(failedRooms[i + 1])}`));
         }
-        let index = 0;
-        for (const { done } of byKey.values()) {
-          const roomErr = err ?? roomErrors.get(index++);
+        [...byKey.values()].forEach(({ done }, index) => {
+          const roomErr = err ?? roomErrors.get(index);
           done.forEach((callback) => callback(roomErr));
-        }
+        });
         resolve();
       };
       const timer = setTimeout(
