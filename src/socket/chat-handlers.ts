@@ -182,8 +182,8 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
   /**
    * The append callback of a message sent without an acknowledgement: one function for all,
    * so a queued append holds nothing of its message but the stored text (bench/RESULTS.md,
-   * lever 13). A failed write fails its whole batch with one error: logged once, not once per
-   * message.
+   * lever 13). The history store passes one error object to every message it concerns (a
+   * whole failed batch, or one room of it): logged once per error, not once per message.
    */
   let lastUnstored: Error | undefined;
   const logUnstored = (err?: Error): void => {
