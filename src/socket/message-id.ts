@@ -7,13 +7,18 @@
 export function createMessageIdGenerator(instanceTag: string): (now: number) => string {
   let lastMs = 0;
   let seq = 0;
+  // The time part is kept while the millisecond lasts: V8's base-36 conversion of a 13-digit
+  // number costs ~0.3 µs, more than the rest of the id, and a busy instance issues several ids
+  // per millisecond.
+  let timePart = "";
   return (now) => {
     if (now > lastMs) {
       lastMs = now;
       seq = 0;
+      timePart = now.toString(36).padStart(9, "0");
     } else {
       seq++; // same millisecond, or the clock stepped back: keep counting from the last one
     }
-    return `${lastMs.toString(36).padStart(9, "0")}-${seq.toString(36).padStart(4, "0")}-${instanceTag}`;
+    return `${timePart}-${seq.toString(36).padStart(4, "0")}-${instanceTag}`;
   };
 }
