@@ -5,6 +5,7 @@
  *   npm run bench -- --quick            # a smoke run of a few seconds
  *   npm run bench -- --pin              # servers alone on CPU 0 (less noise on 2 cores)
  *   npm run bench -- --repeat 3         # 3 interleaved rounds, median ratios to each round's floor
+ *   npm run bench -- --interleave --repeat 8 --duration 5   # rate: all targets up at once, windows alternating
  *   npm run bench -- --scenarios rate,memory --rooms 500 --rate 2000 --duration 10
  *
  * Scenarios: rate (fixed rate: latency, delivery, CPU per message), saturate (highest rate
@@ -20,7 +21,7 @@ import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { collectGarbage } from "./gc.js";
-import { cpuSeconds, rssKiB } from "./proc-stats.js";
+import { cpuSeconds, cpuTimes, rssKiB } from "./proc-stats.js";
 import { median } from "./stats.js";
 import { startFloor, startRedis, startService, type Running } from "./targets.js";
 import type { WorkerResult, WorkerRoom } from "./load-worker.js";
@@ -44,6 +45,11 @@ const opts = {
   storm: Number(flag("storm", quick ? "100" : "1000")),
   /** Rounds: every scenario runs its targets this many times, interleaved; ratios per round. */
   repeat: Number(flag("repeat", "1")),
+  /**
+   * rate: deploy every target at once and alternate their measurement windows (one window per
+   * target per round), so a machine that drifts over minutes weighs on all targets alike.
+   */
+  interleave: args.includes("--interleave"),
 };
 
 // --pin: the servers alone on CPU 0; this process, its load workers and Redis on the others.
@@ -196,6 +202,7 @@ async function deploy(target: string, instances = 1): Promise<Deployment> {
 
 const cpuOf = (d: Deployment) => ({
   server: d.pids.reduce((n, pid) => n + cpuSeconds(pid), 0),
+  serverSystem: d.pids.reduce((n, pid) => n + cpuTimes(pid).system, 0),
   redis: d.redisPid ? cpuSeconds(d.redisPid) : 0,
 });
 
@@ -222,6 +229,9 @@ async function measure(d: Deployment, load: Load, label: string, rate: number): 
     maxms: r.max,
     throughput: r.delivered / wall,
     serverCpuPct: (100 * serverCpu) / wall,
+    // The kernel's share of the server's CPU (socket writes and reads, loopback TCP): a
+    // JavaScript profile does not see it.
+    serverSysPct: (100 * (cpu1.serverSystem - cpu0.serverSystem)) / wall,
     redisCpuPct: (100 * redisCpu) / wall,
     cpuPerMsgUs: r.delivered ? ((serverCpu + redisCpu) * 1e6) / r.delivered : NaN,
     perServerCore: serverCpu > 0 ? r.delivered / serverCpu : NaN,
@@ -241,6 +251,40 @@ async function scenarioRate(target: string, instances = 1, scenario = "rate"): P
     return row;
   } finally {
     await d.stop();
+  }
+}
+
+/**
+ * The rate scenario for every target at once (--interleave): all deployed and joined, then
+ * rounds of one window per target in turn; a target's load is idle while the others measure.
+ * Rows by round, then by target.
+ */
+async function scenarioRateInterleaved(targets: string[]): Promise<Row[][]> {
+  const deployments: Deployment[] = [];
+  const loads: Load[] = [];
+  try {
+    for (const target of targets) {
+      const d = await deploy(target);
+      deployments.push(d);
+      const load = new Load(
+        layout(opts.rooms, opts.users, () => d.urls[0]!),
+        { rate: opts.rate, durationMs: opts.durationMs },
+      );
+      loads.push(load);
+      await load.setUp();
+      await load.run(`rate ${target} warm-up`);
+    }
+    const rounds: Row[][] = [];
+    for (let round = 0; round < opts.repeat; round++) {
+      const rows: Row[] = [];
+      for (const [i, d] of deployments.entries())
+        rows.push(await measure(d, loads[i]!, `rate ${d.target} #${round + 1}/${opts.repeat}`, opts.rate));
+      rounds.push(rows);
+    }
+    return rounds;
+  } finally {
+    for (const load of loads) await load.close().catch(() => {});
+    for (const d of deployments) await d.stop();
   }
 }
 
@@ -415,6 +459,13 @@ function medianRatios(scenario: string, columns: string[]): string {
 async function main() {
   const started = new Date();
   for (const scenario of opts.scenarios) {
+    if (scenario === "rate" && opts.interleave) {
+      const rounds = await scenarioRateInterleaved(opts.targets);
+      rounds.forEach((rows, round) =>
+        rows.forEach((row, i) => results.push({ scenario, target: opts.targets[i]!, row, round })),
+      );
+      continue;
+    }
     for (let round = 0; round < opts.repeat; round++) {
       for (const target of opts.targets) {
         const add = (row: Row, name = target) => results.push({ scenario, target: name, row, round });
@@ -447,11 +498,21 @@ async function main() {
       "maxms",
       "throughput",
       "serverCpuPct",
+      "serverSysPct",
       "redisCpuPct",
       "cpuPerMsgUs",
       "rssMiB",
     ]),
-    table("saturate", ["rate", "throughput", "deliveryPct", "p99ms", "serverCpuPct", "perServerCore", "failedAt"]),
+    table("saturate", [
+      "rate",
+      "throughput",
+      "deliveryPct",
+      "p99ms",
+      "serverCpuPct",
+      "serverSysPct",
+      "perServerCore",
+      "failedAt",
+    ]),
     table("memory", ["connections", "rssBeforeMiB", "rssAfterMiB", "kibPerConnection"]),
     table("joinstorm", ["joins", "p50ms", "p99ms", "maxms"]),
     table("cross", ["deliveryPct", "duplicates", "misrouted", "p50ms", "p99ms", "p99VsFloorSingle", "cpuPerMsgUs"]),
