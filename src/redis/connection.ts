@@ -33,9 +33,9 @@ function nodeRedisOptions(cfg: Config["redis"]) {
 
 /**
  * The three Redis connections of an instance:
- * - `command`: state scripts and adapter publishes, auto-pipelined. It fails fast when Redis
- *   is away (no offline queue, no resend, a command timeout), so the caller falls back to
- *   memory instead of hanging;
+ * - `command`: state scripts (auto-pipelined) and adapter publishes (written at once). It
+ *   fails fast when Redis is away (no offline queue, no resend, a command timeout), so the
+ *   caller falls back to memory instead of hanging;
  * - `subscriber`: the adapter's subscriptions, which it queues and restores by itself
  *   after every reconnect;
  * - `historyWriter`: history appends only, on node-redis, which costs about a third less
@@ -60,8 +60,13 @@ export class RedisConnection {
       maxRetriesPerRequest: 0,
       commandTimeout: cfg.commandTimeoutMs,
       // Commands issued in one tick leave in one write, in order (bench/RESULTS.md: fewer
-      // syscalls on both sides for the publish and history append of every message).
+      // syscalls on both sides).
       enableAutoPipelining: true,
+      // Except publishes: a pipeline waits for setImmediate, i.e. behind every other message the
+      // event loop has read, and a room split over instances waits for its publish. Written at
+      // once, the cross-instance p99 fell by a third for ~3 % more CPU on that path
+      // (bench/RESULTS.md, lever 17). Publishes keep their order among themselves.
+      autoPipeliningIgnoredCommands: ["publish"],
     });
     this.subscriber = make({
       ...common,
