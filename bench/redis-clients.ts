@@ -27,6 +27,8 @@ const VARIANTS = {
   "node-redis 5 (pipelines a tick's commands by itself)": "node-redis",
   "node-redis 5, raw sendCommand per ZADD (no command builder)": "node-redis-raw",
   "node-redis 5, one script call per window for all rooms (the service)": "node-redis-script",
+  "node-redis 5, the same arguments to a script that returns at once (Lua's argument cost)": "node-redis-noop-script",
+  "node-redis 5, one pipelined RPUSH per room (a list instead of a sorted set)": "node-redis-rpush",
 } as const;
 /** --pubsub: the adapter's pattern instead, publish and receive back in one process. */
 const PUBSUB_VARIANTS = {
@@ -97,8 +99,15 @@ async function child(variant: Variant, port: number): Promise<{ cpu: number; wri
       variant === "node-redis-raw"
         ? (k, m) => redis.sendCommand(["ZADD", k, "0", m])
         : (k, m) => redis.zAdd(k, { score: 0, value: m });
-    if (variant === "node-redis-script") {
-      const script = readLuaScript("history_append.lua");
+    if (variant === "node-redis-rpush") {
+      write = (batch) => {
+        const byKey = new Map<string, string[]>();
+        for (const [k, m] of batch) byKey.set(k, [...(byKey.get(k) ?? []), m]);
+        return Promise.all([...byKey].map(([k, members]) => redis.sendCommand(["RPUSH", k, ...members])));
+      };
+    }
+    if (variant === "node-redis-script" || variant === "node-redis-noop-script") {
+      const script = variant === "node-redis-script" ? readLuaScript("history_append.lua") : "return {}";
       write = (batch) => {
         const byKey = new Map<string, string[]>();
         for (const [k, m] of batch) {
