@@ -99,22 +99,24 @@ async function child(variant: Variant, port: number): Promise<{ cpu: number; wri
       variant === "node-redis-raw"
         ? (k, m) => redis.sendCommand(["ZADD", k, "0", m])
         : (k, m) => redis.zAdd(k, { score: 0, value: m });
+    /** A window's members by room, as the service's history store groups them. */
+    const byRoom = (batch: [string, string][]) => {
+      const byKey = new Map<string, string[]>();
+      for (const [k, m] of batch) {
+        const members = byKey.get(k);
+        if (members) members.push(m);
+        else byKey.set(k, [m]);
+      }
+      return byKey;
+    };
     if (variant === "node-redis-rpush") {
-      write = (batch) => {
-        const byKey = new Map<string, string[]>();
-        for (const [k, m] of batch) byKey.set(k, [...(byKey.get(k) ?? []), m]);
-        return Promise.all([...byKey].map(([k, members]) => redis.sendCommand(["RPUSH", k, ...members])));
-      };
+      write = (batch) =>
+        Promise.all([...byRoom(batch)].map(([k, members]) => redis.sendCommand(["RPUSH", k, ...members])));
     }
     if (variant === "node-redis-script" || variant === "node-redis-noop-script") {
       const script = variant === "node-redis-script" ? readLuaScript("history_append.lua") : "return {}";
       write = (batch) => {
-        const byKey = new Map<string, string[]>();
-        for (const [k, m] of batch) {
-          const members = byKey.get(k);
-          if (members) members.push(m);
-          else byKey.set(k, [m]);
-        }
+        const byKey = byRoom(batch);
         const argv = ["116", "100"];
         for (const members of byKey.values()) argv.push(String(members.length), ...members);
         return redis.sendCommand(["EVAL", script, String(byKey.size), ...byKey.keys(), ...argv]);

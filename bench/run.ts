@@ -200,11 +200,14 @@ async function deploy(target: string, instances = 1): Promise<Deployment> {
   };
 }
 
-const cpuOf = (d: Deployment) => ({
-  server: d.pids.reduce((n, pid) => n + cpuSeconds(pid), 0),
-  serverSystem: d.pids.reduce((n, pid) => n + cpuTimes(pid).system, 0),
-  redis: d.redisPid ? cpuSeconds(d.redisPid) : 0,
-});
+const cpuOf = (d: Deployment) => {
+  const servers = d.pids.map(cpuTimes);
+  return {
+    server: servers.reduce((n, t) => n + t.user + t.system, 0),
+    serverSystem: servers.reduce((n, t) => n + t.system, 0),
+    redis: d.redisPid ? cpuSeconds(d.redisPid) : 0,
+  };
+};
 
 /** One fixed-rate window on an existing load: delivery, latency, CPU per message. */
 async function measure(d: Deployment, load: Load, label: string, rate: number): Promise<Row> {
