@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { openSync } from "node:fs";
+import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import ts from "typescript";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -91,10 +92,28 @@ function spawnServer(name: string, args: string[], options: SpawnOptions, pin = 
   return cpus ? spawn("taskset", ["-c", cpus, ...node], options) : spawn(node[0]!, node.slice(1), options);
 }
 
+/**
+ * bench/floor-server.ts as plain JavaScript, so that the floor runs as the service does
+ * (compiled, on bare node). Under the tsx loader its resident memory started ~25 MiB higher,
+ * and its connections reused what the loader had left, which made it look 8–12.5 KiB per
+ * connection instead of ~13.5 (bench/RESULTS.md, memory). Written under node_modules/.cache,
+ * from where its imports resolve to the project's packages.
+ */
+function compiledFloor(): string {
+  const source = readFileSync(`${root}/bench/floor-server.ts`, "utf8");
+  const { outputText } = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  });
+  const dir = `${root}/node_modules/.cache/bench`;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}/floor-server.mjs`, outputText);
+  return `${dir}/floor-server.mjs`;
+}
+
 /** The bare Socket.IO floor server. */
 export async function startFloor(): Promise<Running> {
   const port = await freePort();
-  const child = spawnServer("floor", ["--import", "tsx", "bench/floor-server.ts"], {
+  const child = spawnServer("floor", [compiledFloor()], {
     cwd: root,
     env: { ...process.env, PORT: String(port) },
     stdio: "ignore",
