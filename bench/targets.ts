@@ -2,7 +2,6 @@ import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process"
 import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import ts from "typescript";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -99,21 +98,28 @@ function spawnServer(name: string, args: string[], options: SpawnOptions, pin = 
  * connection instead of ~13.5 (bench/RESULTS.md, memory). Written under node_modules/.cache,
  * from where its imports resolve to the project's packages.
  */
-function compiledFloor(): string {
-  const source = readFileSync(`${root}/bench/floor-server.ts`, "utf8");
-  const { outputText } = ts.transpileModule(source, {
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-  });
-  const dir = `${root}/node_modules/.cache/bench`;
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(`${dir}/floor-server.mjs`, outputText);
-  return `${dir}/floor-server.mjs`;
+let floorFile: Promise<string> | undefined;
+function compiledFloor(): Promise<string> {
+  // Once per run, and TypeScript loaded only then (not by every user of this module, such as
+  // bench:clients' child processes, which only start Redis).
+  floorFile ??= (async () => {
+    const { default: ts } = await import("typescript");
+    const source = readFileSync(`${root}/bench/floor-server.ts`, "utf8");
+    const { outputText } = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    });
+    const dir = `${root}/node_modules/.cache/bench`;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${dir}/floor-server.mjs`, outputText);
+    return `${dir}/floor-server.mjs`;
+  })();
+  return floorFile;
 }
 
 /** The bare Socket.IO floor server. */
 export async function startFloor(): Promise<Running> {
   const port = await freePort();
-  const child = spawnServer("floor", [compiledFloor()], {
+  const child = spawnServer("floor", [await compiledFloor()], {
     cwd: root,
     env: { ...process.env, PORT: String(port) },
     stdio: "ignore",
