@@ -25,8 +25,7 @@ set_connections(entry, instance_id, n)
 redis.call('HSET', key, user_id, encode(entry))
 redis.call('ZREM', grace_key, grace_member(room_id, user_id))
 redis.call('SADD', rooms_key, room_id)
--- Somebody is present: the history is kept, whatever expiry an empty room gave it.
-redis.call('PERSIST', history_key(key))
+keep_history(key)
 
 local others = {}
 local hosts, seen = {}, {}

@@ -67,9 +67,23 @@ local function start_grace(entry, grace_key, room_id, user_id, deadline)
   return true
 end
 
--- The room's message history (a sorted set next to the users hash).
+-- The room's message history (a sorted set next to the users hash) and its byte count.
 local function history_key(users_key)
   return string.sub(users_key, 1, -7) .. ':history'
+end
+
+-- Somebody is present: the history is kept, whatever expiry an empty room gave it.
+local function keep_history(users_key)
+  local h = history_key(users_key)
+  redis.call('PERSIST', h)
+  redis.call('PERSIST', h .. ':bytes')
+end
+
+-- Nobody is present: the history expires `ttl_ms` from now.
+local function expire_history(users_key, ttl_ms)
+  local h = history_key(users_key)
+  redis.call('PEXPIRE', h, ttl_ms)
+  redis.call('PEXPIRE', h .. ':bytes', ttl_ms)
 end
 
 local function anyone_present(key)
@@ -89,7 +103,7 @@ local function confirm(entry, key, grace_key, room_id, user_id, history_ttl_ms)
   redis.call('HSET', key, user_id, encode(entry))
   if not anyone_present(key) then
     redis.call('DEL', key)
-    redis.call('PEXPIRE', history_key(key), history_ttl_ms)
+    expire_history(key, history_ttl_ms)
   end
 end
 

@@ -3,6 +3,7 @@ import { createServer, type Server as HttpServer } from "node:http";
 import { hostname } from "node:os";
 import type { AddressInfo } from "node:net";
 import { createAdapter } from "@socket.io/redis-adapter";
+import proxyAddr from "proxy-addr";
 import { Server } from "socket.io";
 import { AuthError, TokenVerifier, handshakeToken } from "./auth/token-verifier.js";
 import type { Config } from "./config/config.js";
@@ -47,8 +48,11 @@ export class ChatService {
   private readonly hosts: RoomHosts;
   private readonly memoryHistory: MemoryHistoryStore;
   private readonly redisHistory: RedisHistoryStore;
+  private readonly history: FailoverHistoryStore;
   readonly metrics: Metrics;
+  private readonly handlers: { close: () => void };
   private accepting = false;
+  private lastSyncFailure: string | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -76,12 +80,22 @@ export class ChatService {
           if (mode === "memory") {
             this.metrics.redisErrors.inc({ kind: "failover" });
             this.hosts.reset();
+          } else {
+            void this.history.writeBack();
           }
         },
       },
       "memory",
     );
     this.redis.command.on("close", () => this.store.enterMemoryMode("connection closed"));
+    this.redisStore.onSyncFailures = (failed) => {
+      if (failed.length === 0) {
+        this.lastSyncFailure = undefined;
+        return;
+      }
+      this.lastSyncFailure = `${failed.length} user(s) not written back: ${failed[0]!.error}`;
+      logger.warn({ failed: failed.slice(0, 10) }, "write-back to redis skipped some users");
+    };
 
     this.metrics = new Metrics({
       connectedSockets: () => this.io.engine.clientsCount,
@@ -91,7 +105,12 @@ export class ChatService {
     this.limits = new RateLimits(config.rateLimits, this.redis.command, config.redis.keyPrefix);
     this.http = createServer(
       createApp(
-        { mode: () => this.store.mode, ready: () => this.accepting, instanceId: this.instanceId },
+        {
+          mode: () => this.store.mode,
+          ready: () => this.accepting,
+          instanceId: this.instanceId,
+          problems: () => this.problems(),
+        },
         { registry: this.metrics.registry, ...(config.metricsToken ? { token: config.metricsToken } : {}) },
         { demoPage: config.demoPage },
       ),
@@ -99,7 +118,7 @@ export class ChatService {
     this.io = new Server(this.http, {
       path: SOCKET_PATH,
       cors: { origin: config.allowedOrigins, credentials: true },
-      allowRequest: originGuard(config.allowedOrigins),
+      allowRequest: originGuard(config.allowedOrigins, { sameOrigin: config.demoPage }),
       maxHttpBufferSize: config.limits.maxPayloadBytes,
       adapter: createAdapter(
         bestEffortPublisher(this.redis.command, logger, () => this.metrics.redisErrors.inc({ kind: "publish" })),
@@ -149,13 +168,15 @@ export class ChatService {
       isActive: (roomId) => registry.hasRoom(roomId),
     });
     const history = new FailoverHistoryStore(this.redisHistory, this.memoryHistory, () => this.store.mode, logger);
-    registerChatHandlers(this.io, {
+    this.history = history;
+    this.handlers = registerChatHandlers(this.io, {
       presence: this.presence,
       hosts: this.hosts,
       history,
       limits: this.limits,
       metrics: this.metrics,
       maxMessageLength: config.limits.maxMessageLength,
+      joinTimeoutMs: config.rateLimits.joinTimeoutMs,
       nextMessageId: createMessageIdGenerator(randomBytes(3).toString("hex")),
       logger,
     });
@@ -168,10 +189,23 @@ export class ChatService {
   private admission(config: Config): Parameters<ChatServer["use"]>[0] {
     const verifier = config.auth ? new TokenVerifier(config.auth) : undefined;
     if (verifier?.weakSecret) this.logger.warn("AUTH_JWT_SECRET is shorter than 32 bytes: use a longer secret");
+    // The client's address as Express reads it: the nearest X-Forwarded-For entry that a
+    // trusted proxy appended, never one the client wrote itself.
+    // A hop count trusts that many proxies nearest the service (Express's compileTrust).
+    const hops = config.trustProxy;
+    const trust =
+      hops === false
+        ? undefined
+        : typeof hops === "number"
+          ? (_address: string, i: number) => i < hops
+          : proxyAddr.compile(hops);
     return (socket, next) => {
-      const forwarded = config.trustProxy ? socket.handshake.headers["x-forwarded-for"] : undefined;
-      const ip = (typeof forwarded === "string" ? forwarded.split(",")[0]!.trim() : "") || socket.handshake.address;
+      const ip = trust ? proxyAddr(socket.request, trust) : socket.handshake.address;
       const admit = async () => {
+        const { maxConnections } = config.rateLimits;
+        if (maxConnections > 0 && this.io.engine.clientsCount > maxConnections) {
+          throw new AuthError("server full: too many connections on this instance, retry later");
+        }
         if (!(await this.limits.allowConnection(ip))) {
           throw new AuthError("rate limited: too many connections from this address");
         }
@@ -186,7 +220,13 @@ export class ChatService {
           const message = err instanceof AuthError ? err.message : "internal error";
           this.logger.info({ ip, reason: message }, "connection refused");
           const refusal = new Error(message) as Error & { data?: unknown };
-          refusal.data = { code: message.startsWith("rate limited") ? "RATE_LIMITED" : "UNAUTHORIZED" };
+          refusal.data = {
+            code: message.startsWith("rate limited")
+              ? "RATE_LIMITED"
+              : message.startsWith("server full")
+                ? "SERVER_FULL"
+                : "UNAUTHORIZED",
+          };
           next(refusal);
         },
       );
@@ -219,6 +259,15 @@ export class ChatService {
     return port;
   }
 
+  /** What /ready reports as wrong although the service runs. */
+  private problems(): Record<string, string> {
+    const out: Record<string, string> = {};
+    if (this.store.lastRecoveryError) out.roomState = `write-back failed: ${this.store.lastRecoveryError}`;
+    if (this.lastSyncFailure) out.presence = this.lastSyncFailure;
+    if (this.history.lastWriteBackError) out.history = `write-back failed: ${this.history.lastWriteBackError}`;
+    return out;
+  }
+
   get port(): number {
     return (this.http.address() as AddressInfo).port;
   }
@@ -240,7 +289,9 @@ export class ChatService {
       await new Promise<void>((resolve) => this.io.close(() => resolve()));
       await handedOver.catch((err: unknown) => this.logger.warn({ err }, "presence hand-over failed"));
       this.limits.close();
+      this.handlers.close();
       this.memoryHistory.close();
+      this.history.close();
       await this.redisHistory.flush(); // the last window's appends, before closing Redis
       await this.redis.close();
       this.logger.info("stopped");

@@ -8,14 +8,33 @@ export interface TokenIdentity {
   username?: string;
   /** Rooms the token may join; undefined = any room. */
   rooms?: string[];
+  /** When the token expires (ms since the epoch): the connection is closed then. */
+  expiresAt?: number;
+}
+
+/**
+ * The JWT algorithm a public key verifies: the key decides, so a token cannot pick a weaker
+ * one. Throws for a key type the service cannot verify.
+ */
+export function algorithmOf(key: KeyObject): string {
+  const type = key.asymmetricKeyType;
+  if (type === "rsa") return "RS256";
+  if (type === "ed25519") return "EdDSA";
+  if (type === "ec") {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    if (curve === "prime256v1") return "ES256";
+    if (curve === "secp384r1") return "ES384";
+    throw new Error(`EC keys on ${curve ?? "an unknown curve"} are not supported (use P-256 or P-384)`);
+  }
+  throw new Error(`${type ?? "unknown"} keys are not supported (use RSA, EC P-256/P-384 or Ed25519)`);
 }
 
 /** A refused token; the message is sent to the client as its `connect_error`. */
 export class AuthError extends Error {}
 
 /**
- * Verifies handshake tokens: HS256 with a shared secret, or RS256/ES256 with a public key
- * (the algorithm follows the key's type, so a token cannot pick a weaker one).
+ * Verifies handshake tokens: HS256 with a shared secret, or RS256, ES256/ES384 or EdDSA
+ * (Ed25519) with a public key (the algorithm follows the key's type, see {@link algorithmOf}).
  */
 export class TokenVerifier {
   private readonly key: Uint8Array | KeyObject;
@@ -29,7 +48,7 @@ export class TokenVerifier {
     if (config.publicKey) {
       const key = createPublicKey(config.publicKey);
       this.key = key;
-      this.algorithms = key.asymmetricKeyType === "ec" ? ["ES256"] : ["RS256"];
+      this.algorithms = [algorithmOf(key)];
     } else {
       this.key = new TextEncoder().encode(config.secret);
       this.algorithms = ["HS256"];
@@ -52,6 +71,9 @@ export class TokenVerifier {
       if (err instanceof errors.JWTClaimValidationFailed) throw new AuthError(`unauthorized: ${err.message}`);
       throw new AuthError("unauthorized: invalid token");
     }
+    if (this.config.requireExp && typeof payload.exp !== "number") {
+      throw new AuthError('unauthorized: token has no expiry ("exp" claim)');
+    }
     const userId = payload[this.config.userIdClaim];
     if (typeof userId !== "string" && typeof userId !== "number") {
       throw new AuthError(`unauthorized: token has no "${this.config.userIdClaim}" claim`);
@@ -60,6 +82,7 @@ export class TokenVerifier {
     const identity: TokenIdentity = {
       userId: String(userId),
       ...(typeof username === "string" && username !== "" ? { username } : {}),
+      ...(typeof payload.exp === "number" ? { expiresAt: payload.exp * 1000 } : {}),
     };
     if (this.config.roomsClaim) {
       const rooms = payload[this.config.roomsClaim];

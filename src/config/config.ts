@@ -1,4 +1,6 @@
+import { createPublicKey } from "node:crypto";
 import { existsSync } from "node:fs";
+import { algorithmOf } from "../auth/token-verifier.js";
 import { z } from "zod";
 
 const bool = z
@@ -15,6 +17,18 @@ const int = (min: number, max: number) =>
         .min(min, { message: `must be at least ${min}` })
         .max(max, { message: `must be at most ${max}` }),
     );
+/** A browser origin: http(s)://host[:port] and nothing more (no path, query or credentials). */
+const isOrigin = (v: string): boolean => {
+  try {
+    const url = new URL(v);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.origin === v.replace(/\/$/, "");
+  } catch {
+    return false;
+  }
+};
+const origin = z.string().refine(isOrigin, {
+  error: (issue) => `"${String(issue.input)}" is not an origin: write it as http(s)://host[:port]`,
+});
 const origins = z
   .string()
   .transform((v) =>
@@ -23,7 +37,23 @@ const origins = z
       .map((s) => s.trim())
       .filter(Boolean),
   )
-  .pipe(z.array(z.url({ message: "must be a comma-separated list of origins (scheme://host[:port])" })));
+  .pipe(z.array(origin));
+
+/**
+ * Which proxies in front of the service are trusted to report the client's address, as
+ * Express's "trust proxy" setting reads it: false, true (= the one proxy directly in front),
+ * a hop count, or a comma-separated list of addresses, subnets and names such as loopback.
+ */
+const trustProxy = z.string().transform((v): false | number | string[] => {
+  const t = v.trim().toLowerCase();
+  if (["false", "0", "no"].includes(t)) return false;
+  if (["true", "yes"].includes(t)) return 1;
+  if (/^\d+$/.test(t)) return Number(t);
+  return v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+});
 
 /**
  * Every setting, read from the environment (and `.env`) in one place. Each entry says its
@@ -38,7 +68,7 @@ const schema = z.object({
   /** Browser origins allowed to connect (comma-separated); requests without Origin are always allowed. */
   CORS_ORIGINS: origins.default(["http://localhost:5173"]),
   /** The production front-end origin (e.g. the CloudFront domain), added to the allow-list. */
-  FRONTEND_ORIGIN: z.url({ message: "must be an origin such as https://example.cloudfront.net" }).optional(),
+  FRONTEND_ORIGIN: origin.optional(),
 
   /** Full Redis URL (redis:// or rediss://); overrides REDIS_HOST/PORT/TLS when set. */
   REDIS_URL: z
@@ -72,6 +102,12 @@ const schema = z.object({
 
   /** Messages kept per room. */
   HISTORY_LIMIT: int(0, 100_000).default(200),
+  /**
+   * Bytes of history kept per room (stored form), whatever the count: the oldest messages go
+   * first. Bounds what one room can make Redis hold, and a join's reply (its history is sent
+   * in `chat_history` and in the acknowledgement).
+   */
+  HISTORY_MAX_BYTES: int(16_384, 100_000_000).default(262_144),
   /** How long a room's history outlives the room once nobody is present. */
   HISTORY_RETENTION_MS: int(0, 365 * 24 * 3_600_000).default(86_400_000),
   /**
@@ -91,6 +127,13 @@ const schema = z.object({
     .string()
     .transform((v) => v.replace(/\\n/g, "\n"))
     .refine((v) => v.includes("-----BEGIN PUBLIC KEY-----"), { message: "must be a PEM public key" })
+    .superRefine((v, ctx) => {
+      try {
+        algorithmOf(createPublicKey(v));
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: `cannot be used: ${(err as Error).message}` });
+      }
+    })
     .optional(),
   /** Expected `iss` / `aud` claims, when set. */
   AUTH_JWT_ISSUER: z.string().optional(),
@@ -101,19 +144,25 @@ const schema = z.object({
   AUTH_USERNAME_CLAIM: z.string().min(1).default("username"),
   /** When set, the claim listing the rooms a token may join; other rooms are refused. */
   AUTH_ROOMS_CLAIM: z.string().min(1).optional(),
+  /** Refuse tokens without an `exp` claim (a connection lives no longer than its token). */
+  AUTH_REQUIRE_EXP: bool.default(true),
 
   /** Messages per second per connection and per user (0 = no limit). */
-  RATE_MESSAGES_PER_SECOND: int(0, 1_000_000).default(100),
-  /** Messages a connection or user may send at once above that rate. */
-  RATE_MESSAGES_BURST: int(0, 1_000_000).default(1000),
+  RATE_MESSAGES_PER_SECOND: int(0, 1_000_000).default(5),
+  /** Messages a connection or user may send at once above that rate (a person pasting a few lines). */
+  RATE_MESSAGES_BURST: int(0, 1_000_000).default(20),
   /** Joins per minute per user, shared by all instances (0 = no limit). */
   RATE_JOINS_PER_MINUTE: int(0, 1_000_000).default(300),
   /** New connections per minute per client IP, shared by all instances (0 = no limit). */
   RATE_CONNECTIONS_PER_MINUTE: int(0, 1_000_000).default(6000),
-  /** Refusals for rate within 10 s after which the connection is closed (0 = never). */
+  /** Refused events (rate, invalid, unknown) within 10 s after which the connection is closed (0 = never). */
   RATE_ABUSE_DISCONNECT_AFTER: int(0, 1_000_000).default(200),
-  /** Trust X-Forwarded-For for the client IP (behind a load balancer). */
-  TRUST_PROXY: bool.default(false),
+  /** Most connections this instance holds; more are refused at the handshake (0 = no cap). */
+  MAX_CONNECTIONS: int(0, 10_000_000).default(20_000),
+  /** A connection that has not joined a room this long after connecting is closed (0 = never). */
+  JOIN_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
+  /** Client IP from X-Forwarded-For, as appended by the trusted proxies (see trustProxy above). */
+  TRUST_PROXY: trustProxy.default(false),
 
   /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
   METRICS_TOKEN: z.string().min(1).optional(),
@@ -136,6 +185,7 @@ export interface AuthConfig {
   userIdClaim: string;
   usernameClaim: string;
   roomsClaim?: string;
+  requireExp: boolean;
 }
 
 export interface RateLimitConfig {
@@ -144,6 +194,8 @@ export interface RateLimitConfig {
   joinsPerMinute: number;
   connectionsPerMinute: number;
   abuseDisconnectAfter: number;
+  maxConnections: number;
+  joinTimeoutMs: number;
 }
 
 export interface Config {
@@ -164,10 +216,11 @@ export interface Config {
   };
   presence: { graceMs: number; leaseMs: number; sweepMs: number };
   limits: { maxMessageLength: number; maxPayloadBytes: number };
-  history: { limit: number; retentionMs: number; dedupeWindowMs: number; flushMs: number };
+  history: { limit: number; maxBytes: number; retentionMs: number; dedupeWindowMs: number; flushMs: number };
   auth?: AuthConfig;
   rateLimits: RateLimitConfig;
-  trustProxy: boolean;
+  /** Express "trust proxy" value: false, a hop count, or addresses/subnets. */
+  trustProxy: false | number | string[];
   metricsToken?: string;
   demoPage: boolean;
   shutdownTimeoutMs: number;
@@ -209,6 +262,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     limits: { maxMessageLength: e.MAX_MESSAGE_LENGTH, maxPayloadBytes: e.MAX_PAYLOAD_BYTES },
     history: {
       limit: e.HISTORY_LIMIT,
+      maxBytes: e.HISTORY_MAX_BYTES,
       retentionMs: e.HISTORY_RETENTION_MS,
       dedupeWindowMs: e.DEDUPE_WINDOW_MS,
       flushMs: e.HISTORY_FLUSH_MS,
@@ -223,6 +277,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             userIdClaim: e.AUTH_USER_ID_CLAIM,
             usernameClaim: e.AUTH_USERNAME_CLAIM,
             ...(e.AUTH_ROOMS_CLAIM ? { roomsClaim: e.AUTH_ROOMS_CLAIM } : {}),
+            requireExp: e.AUTH_REQUIRE_EXP,
           },
         }
       : {}),
@@ -232,6 +287,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       joinsPerMinute: e.RATE_JOINS_PER_MINUTE,
       connectionsPerMinute: e.RATE_CONNECTIONS_PER_MINUTE,
       abuseDisconnectAfter: e.RATE_ABUSE_DISCONNECT_AFTER,
+      maxConnections: e.MAX_CONNECTIONS,
+      joinTimeoutMs: e.JOIN_TIMEOUT_MS,
     },
     trustProxy: e.TRUST_PROXY,
     ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),

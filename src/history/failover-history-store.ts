@@ -1,17 +1,29 @@
 import type { Logger } from "../logger.js";
 import type { StoreMode } from "../store/failover-room-store.js";
 import type { ChatMessage } from "../socket/events.js";
-import type { HistoryStore } from "./history-store.js";
+import type { HistoryPage, HistoryStore } from "./history-store.js";
+import type { MemoryHistoryStore } from "./memory-history-store.js";
+import type { RedisHistoryStore } from "./redis-history-store.js";
+
+/** Retry delay of a failed write-back. */
+const WRITE_BACK_RETRY_MS = 1000;
 
 /**
  * History in Redis while the room state is shared, in memory while it is not. Reads and
  * dedupe claims that fail fall back to memory; a failed append is the caller's to log (the
- * message has been delivered anyway).
+ * message has been delivered anyway). What memory mode accepted is written back to Redis
+ * when the shared mode resumes ({@link writeBack}), so an acknowledged message ends up in
+ * the shared history and its retry stays a duplicate.
  */
 export class FailoverHistoryStore implements HistoryStore {
+  private writingBack: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** Why the last write-back failed, while it has not succeeded since (shown by /ready). */
+  lastWriteBackError: string | undefined;
+
   constructor(
-    private readonly redis: HistoryStore,
-    private readonly memory: HistoryStore,
+    private readonly redis: RedisHistoryStore,
+    private readonly memory: MemoryHistoryStore,
     private readonly mode: () => StoreMode,
     private readonly logger: Logger,
   ) {}
@@ -20,14 +32,49 @@ export class FailoverHistoryStore implements HistoryStore {
     (this.mode() === "shared" ? this.redis : this.memory).append(message, done);
   }
 
-  since(roomId: string, afterId?: string): Promise<ChatMessage[]> {
+  async since(roomId: string, afterId?: string): Promise<HistoryPage> {
+    await this.writingBack; // a read after the return sees what memory mode accepted
     return this.withFallback("history read failed", (s) => s.since(roomId, afterId));
   }
 
-  claimClientMessageId(roomId: string, userId: string, clientMessageId: string, messageId: string) {
+  async claimClientMessageId(roomId: string, userId: string, clientMessageId: string, messageId: string) {
+    await this.writingBack; // so is a claim made then
     return this.withFallback("dedupe check failed", (s) =>
       s.claimClientMessageId(roomId, userId, clientMessageId, messageId),
     );
+  }
+
+  /**
+   * Writes memory mode's messages and claims to Redis; retried every second until it
+   * succeeds or memory mode returns (the next return writes back again).
+   */
+  writeBack(): Promise<void> {
+    clearTimeout(this.retryTimer);
+    this.writingBack ??= (async () => {
+      const unsynced = this.memory.unsynced();
+      if (unsynced.messages.size === 0 && unsynced.claims.length === 0) return;
+      const count = [...unsynced.messages.values()].reduce((n, m) => n + m.length, 0);
+      try {
+        await this.redis.writeBack(unsynced);
+        this.memory.markSynced(unsynced);
+        this.lastWriteBackError = undefined;
+        this.logger.info({ messages: count, claims: unsynced.claims.length }, "history written back to redis");
+      } catch (err) {
+        this.lastWriteBackError = (err as Error).message;
+        this.logger.warn({ err: this.lastWriteBackError, messages: count }, "history write-back failed: retrying");
+        this.retryTimer = setTimeout(() => {
+          if (this.mode() === "shared") void this.writeBack();
+        }, WRITE_BACK_RETRY_MS);
+        this.retryTimer.unref();
+      }
+    })().finally(() => {
+      this.writingBack = undefined;
+    });
+    return this.writingBack;
+  }
+
+  close(): void {
+    clearTimeout(this.retryTimer);
   }
 
   private async withFallback<T>(what: string, op: (store: HistoryStore) => Promise<T>): Promise<T> {

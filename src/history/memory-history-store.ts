@@ -1,28 +1,47 @@
 import type { ChatMessage } from "../socket/events.js";
-import type { HistoryStore } from "./history-store.js";
+import type { HistoryBounds, HistoryPage, HistoryStore } from "./history-store.js";
 
 interface RoomHistory {
   messages: ChatMessage[];
+  /** Bytes of `messages`, as {@link storedBytes} counts them. */
+  bytes: number;
   lastWrite: number;
+  /** How many of the newest messages are not in the shared history yet (see {@link MemoryHistoryStore.unsynced}). */
+  unsynced: number;
+}
+
+interface Claim {
+  roomId: string;
+  userId: string;
+  clientMessageId: string;
+  messageId: string;
+  expires: number;
+  synced: boolean;
+}
+
+/** About what a message takes in the shared history (its member: id, JSON of the rest). */
+const storedBytes = (m: ChatMessage): number =>
+  Buffer.byteLength(m.content) + Buffer.byteLength(m.username) + Buffer.byteLength(m.userId) + 120;
+
+/** What memory mode accepted and the shared history lacks, to be written back. */
+export interface UnsyncedHistory {
+  /** By room, oldest first. */
+  messages: Map<string, ChatMessage[]>;
+  claims: Claim[];
 }
 
 /**
  * History in this process: the store in memory mode. A room's messages are forgotten once
  * the room has had nobody present (`isActive`) and no message for the retention time.
+ * Everything stored here was accepted while Redis was away: it is kept (within the same
+ * bounds) until {@link markSynced} says the shared history has it.
  */
 export class MemoryHistoryStore implements HistoryStore {
   private readonly rooms = new Map<string, RoomHistory>();
-  private readonly claims = new Map<string, { messageId: string; expires: number }>();
+  private readonly claims = new Map<string, Claim>();
   private readonly sweepTimer: NodeJS.Timeout;
 
-  constructor(
-    private readonly options: {
-      limit: number;
-      retentionMs: number;
-      dedupeWindowMs: number;
-      isActive: (roomId: string) => boolean;
-    },
-  ) {
+  constructor(private readonly options: HistoryBounds & { isActive: (roomId: string) => boolean }) {
     this.sweepTimer = setInterval(() => this.sweep(), Math.min(60_000, Math.max(1000, options.retentionMs / 2)));
     this.sweepTimer.unref();
   }
@@ -36,18 +55,32 @@ export class MemoryHistoryStore implements HistoryStore {
     if (this.options.limit === 0) return; // history off
     let room = this.rooms.get(message.roomId);
     if (!room) {
-      room = { messages: [], lastWrite: 0 };
+      room = { messages: [], bytes: 0, lastWrite: 0, unsynced: 0 };
       this.rooms.set(message.roomId, room);
     }
     room.messages.push(message);
+    room.bytes += storedBytes(message);
+    room.unsynced++;
     room.lastWrite = Date.now();
-    // Ids are issued in order here, so the array stays sorted; trim from the front.
-    if (room.messages.length > this.options.limit) room.messages.splice(0, room.messages.length - this.options.limit);
+    // Ids are issued in order here, so the array stays sorted; trim from the front (never
+    // the newest: one message always fits).
+    let drop = Math.max(0, room.messages.length - this.options.limit);
+    let bytes = room.bytes;
+    for (let i = 0; i < drop; i++) bytes -= storedBytes(room.messages[i]!);
+    while (bytes > this.options.maxBytes && drop < room.messages.length - 1)
+      bytes -= storedBytes(room.messages[drop++]!);
+    if (drop > 0) {
+      room.messages.splice(0, drop);
+      room.bytes = bytes;
+      room.unsynced = Math.min(room.unsynced, room.messages.length);
+    }
   }
 
-  async since(roomId: string, afterId?: string): Promise<ChatMessage[]> {
+  async since(roomId: string, afterId?: string): Promise<HistoryPage> {
     const messages = this.rooms.get(roomId)?.messages ?? [];
-    return afterId === undefined ? [...messages] : messages.filter((m) => m.id > afterId);
+    if (afterId === undefined) return { messages: [...messages], complete: true };
+    const at = messages.findIndex((m) => m.id === afterId);
+    return at < 0 ? { messages: [...messages], complete: false } : { messages: messages.slice(at + 1), complete: true };
   }
 
   async claimClientMessageId(
@@ -56,12 +89,44 @@ export class MemoryHistoryStore implements HistoryStore {
     clientMessageId: string,
     messageId: string,
   ): Promise<string | null> {
+    // Identifiers hold no control characters, so "\n" cannot occur inside a part.
     const key = `${roomId}\n${userId}\n${clientMessageId}`;
     const now = Date.now();
     const existing = this.claims.get(key);
     if (existing && existing.expires > now) return existing.messageId;
-    this.claims.set(key, { messageId, expires: now + this.options.dedupeWindowMs });
+    this.claims.set(key, {
+      roomId,
+      userId,
+      clientMessageId,
+      messageId,
+      expires: now + this.options.dedupeWindowMs,
+      synced: false,
+    });
     return null;
+  }
+
+  /** What the shared history lacks of what this store accepted. */
+  unsynced(): UnsyncedHistory {
+    const messages = new Map<string, ChatMessage[]>();
+    for (const [roomId, room] of this.rooms) {
+      if (room.unsynced > 0) messages.set(roomId, room.messages.slice(-room.unsynced));
+    }
+    const now = Date.now();
+    const claims = [...this.claims.values()].filter((c) => !c.synced && c.expires > now);
+    return { messages, claims };
+  }
+
+  /** Records that `written` (from {@link unsynced}) is now in the shared history. */
+  markSynced(written: UnsyncedHistory): void {
+    for (const [roomId, messages] of written.messages) {
+      const room = this.rooms.get(roomId);
+      if (!room) continue;
+      // Whatever was appended after the snapshot stays unsynced.
+      const last = messages[messages.length - 1]!.id;
+      const newer = room.messages.filter((m) => m.id > last).length;
+      room.unsynced = Math.min(room.unsynced, newer);
+    }
+    for (const claim of written.claims) claim.synced = true;
   }
 
   close(): void {

@@ -1,17 +1,49 @@
-import type { Redis } from "ioredis";
+import type { Redis, Result } from "ioredis";
 import type { RedisClientType } from "redis";
 import type { RedisKeys } from "../redis/keys.js";
-import { WriterScript } from "../redis/writer-script.js";
+import { WriterScript, readLuaScript } from "../redis/writer-script.js";
 import type { ChatMessage } from "../socket/events.js";
-import type { HistoryStore } from "./history-store.js";
+import type { HistoryBounds, HistoryPage, HistoryStore } from "./history-store.js";
+import type { UnsyncedHistory } from "./memory-history-store.js";
 
 /** The first byte after every UTF-8 character: "(<id>\n\xff" excludes exactly the members of <id>. */
 const AFTER_ALL = Buffer.from([0xff]);
 
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    historyClaim(claim: string, history: string, ...argv: string[]): Result<[string, string?, number?], Context>;
+    historyClaimStored(claim: string, messageId: string): Result<number, Context>;
+  }
+}
+
+/** A room's appends waiting for the next write. */
+interface PendingRoom {
+  roomId: string;
+  members: string[];
+  done: ((err?: Error) => void)[];
+  /** Claims to mark stored once the write succeeds: [claim key, message id]. */
+  claims: [string, string][] | undefined;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Parses a stored member "<id>\n<JSON>" back into a message; undefined when unreadable. */
+function parseMember(roomId: string, member: string): ChatMessage | undefined {
+  const newline = member.indexOf("\n");
+  try {
+    const m = JSON.parse(member.slice(newline + 1)) as Omit<ChatMessage, "id" | "roomId" | "senderId" | "text">;
+    return { id: member.slice(0, newline), roomId, ...m, senderId: m.userId, text: m.content };
+  } catch {
+    return undefined; // an unreadable entry is skipped, not fatal
+  }
+}
+
 /**
  * History in Redis, shared by every instance: a sorted set per room whose members are
- * "<id>\n<JSON of the rest>" (all scores 0, so ordered by id), trimmed to the newest `limit`. The room
- * scripts keep it while anybody is present and let it expire after the room empties.
+ * "<id>\n<JSON of the rest>" (all scores 0, so ordered by id), bounded to the newest `limit`
+ * messages and `maxBytes` bytes (the byte count is kept in a key beside it). The room scripts
+ * keep it while anybody is present and let it expire after the room empties; an append to a
+ * room nobody is in sets that expiry itself.
  */
 export class RedisHistoryStore implements HistoryStore {
   /**
@@ -19,7 +51,7 @@ export class RedisHistoryStore implements HistoryStore {
    * the write needs is kept: a batch lives until Redis answers, long enough for the young
    * generation's collector to promote whatever it holds (bench/RESULTS.md, lever 13).
    */
-  private pending = new Map<string, { members: string[]; done: ((err?: Error) => void)[] }>();
+  private pending = new Map<string, PendingRoom>();
   private timer: NodeJS.Timeout | undefined;
   private lastFlush = 0;
   /** The last batch sent; once it has settled, so have all before it (one connection, in order). */
@@ -34,8 +66,19 @@ export class RedisHistoryStore implements HistoryStore {
     private readonly redis: Redis,
     private readonly writer: RedisClientType,
     private readonly keys: RedisKeys,
-    private readonly options: { limit: number; dedupeWindowMs: number; flushMs: number; timeoutMs: number },
-  ) {}
+    private readonly options: HistoryBounds & { flushMs: number; timeoutMs: number },
+  ) {
+    redis.defineCommand("historyClaim", { numberOfKeys: 2, lua: readLuaScript("claim.lua") });
+    redis.defineCommand("historyClaimStored", { numberOfKeys: 1, lua: readLuaScript("claim_stored.lua") });
+  }
+
+  /**
+   * How long a claimed message may still be on its way to the history: a window, then a
+   * write that fails after `timeoutMs` at most.
+   */
+  private get inFlightMs(): number {
+    return this.options.flushMs + this.options.timeoutMs + 500;
+  }
 
   /**
    * Queues the message for the next write, off the delivery path (which has already
@@ -57,14 +100,20 @@ export class RedisHistoryStore implements HistoryStore {
       serverTimestamp: message.serverTimestamp,
       clientMessageId: message.clientMessageId, // left out by JSON when undefined
     };
-    const key = this.keys.history(message.roomId);
     const member = `${message.id}\n${JSON.stringify(stored)}`;
-    const room = this.pending.get(key);
+    let room = this.pending.get(message.roomId);
     if (room) {
       room.members.push(member);
       room.done.push(done);
     } else {
-      this.pending.set(key, { members: [member], done: [done] });
+      room = { roomId: message.roomId, members: [member], done: [done], claims: undefined };
+      this.pending.set(message.roomId, room);
+    }
+    if (message.clientMessageId !== undefined) {
+      (room.claims ??= []).push([
+        this.keys.dedupe(message.roomId, message.userId, message.clientMessageId),
+        message.id,
+      ]);
     }
     if (this.timer === undefined) {
       const wait = Math.max(0, this.lastFlush + this.options.flushMs - Date.now());
@@ -82,14 +131,23 @@ export class RedisHistoryStore implements HistoryStore {
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const byKey = this.pending;
-    if (byKey.size === 0) return this.lastWrite;
+    const rooms = [...this.pending.values()];
+    if (rooms.length === 0) return this.lastWrite;
     this.pending = new Map();
     this.lastFlush = Date.now();
-    const { limit } = this.options;
-    const argv = [String(limit + Math.max(16, Math.floor(limit / 8))), String(limit)];
-    for (const { members } of byKey.values()) argv.push(String(members.length), ...members);
-    const write = this.appendScript.run(this.writer, [...byKey.keys()], argv);
+    const { limit, maxBytes, retentionMs } = this.options;
+    const keys: string[] = [];
+    const argv = [
+      String(limit + Math.max(16, Math.floor(limit / 8))),
+      String(limit),
+      String(maxBytes),
+      String(retentionMs),
+    ];
+    for (const { roomId, members } of rooms) {
+      keys.push(this.keys.history(roomId), this.keys.historyBytes(roomId), this.keys.room(roomId));
+      argv.push(String(members.length), ...members);
+    }
+    const write = this.appendScript.run(this.writer, keys, argv);
     this.lastWrite = new Promise<void>((resolve) => {
       let settled = false;
       /** `err` fails the whole batch; `failedRooms` (the script's reply) fails only those rooms. */
@@ -101,8 +159,9 @@ export class RedisHistoryStore implements HistoryStore {
         for (let i = 0; i + 1 < failedRooms.length; i += 2) {
           roomErrors.set(Number(failedRooms[i]) - 1, new Error(`history write failed: ${String(failedRooms[i + 1])}`));
         }
-        [...byKey.values()].forEach(({ done }, index) => {
+        rooms.forEach(({ done, claims }, index) => {
           const roomErr = err ?? roomErrors.get(index);
+          if (!roomErr && claims) this.markStored(claims);
           done.forEach((callback) => callback(roomErr));
         });
         resolve();
@@ -119,26 +178,72 @@ export class RedisHistoryStore implements HistoryStore {
     return this.lastWrite;
   }
 
-  async since(roomId: string, afterId?: string): Promise<ChatMessage[]> {
+  /**
+   * Writes what memory mode accepted into the shared history: the messages (their ids put
+   * them in order among the others') and then their claims, marked stored. Rejects when
+   * any of it failed; writing again is harmless (members and claims are set, not added).
+   */
+  async writeBack(unsynced: UnsyncedHistory): Promise<void> {
+    const writes: Promise<void>[] = [];
+    for (const messages of unsynced.messages.values()) {
+      for (const message of messages) {
+        writes.push(new Promise((resolve, reject) => this.append(message, (err) => (err ? reject(err) : resolve()))));
+      }
+    }
+    void this.flush();
+    await Promise.all(writes);
+    const now = Date.now();
+    await Promise.all(
+      unsynced.claims.map((c) =>
+        c.expires > now
+          ? this.redis.set(
+              this.keys.dedupe(c.roomId, c.userId, c.clientMessageId),
+              c.messageId,
+              "PX",
+              c.expires - now,
+              "NX",
+            )
+          : null,
+      ),
+    );
+  }
+
+  /** Marks the claims of stored messages, so their retries are duplicates even once trimmed. */
+  private markStored(claims: [string, string][]): void {
+    for (const [key, id] of claims) this.redis.historyClaimStored(key, id).catch(() => {}); // best effort: the history check covers it
+  }
+
+  async since(roomId: string, afterId?: string): Promise<HistoryPage> {
     // Queued and unanswered appends first: a socket that joins just after a message was sent
     // here gets it from this read.
     await this.flush();
     const key = this.keys.history(roomId);
-    const members =
-      afterId === undefined
-        ? await this.redis.zrange(key, -this.options.limit, -1)
-        : await this.redis.zrangeBuffer(key, Buffer.concat([Buffer.from(`(${afterId}\n`), AFTER_ALL]), "+", "BYLEX");
-    const out: ChatMessage[] = [];
+    const { limit } = this.options;
+    if (afterId === undefined)
+      return { messages: this.parse(roomId, await this.redis.zrange(key, -limit, -1)), complete: true };
+    // Both in one round trip: is the client's last message still retained, and what came after it.
+    const [found, after] = await Promise.all([
+      this.redis.zrangeBuffer(
+        key,
+        Buffer.from(`[${afterId}\n`),
+        Buffer.concat([Buffer.from(`(${afterId}\n`), AFTER_ALL]),
+        "BYLEX",
+        "LIMIT",
+        0,
+        1,
+      ),
+      this.redis.zrangeBuffer(key, Buffer.concat([Buffer.from(`(${afterId}\n`), AFTER_ALL]), "+", "BYLEX"),
+    ]);
     // The set may hold a few more than `limit` until its next trim: keep the newest.
+    if (found.length > 0 && after.length <= limit) return { messages: this.parse(roomId, after), complete: true };
+    return { messages: this.parse(roomId, await this.redis.zrange(key, -limit, -1)), complete: false };
+  }
+
+  private parse(roomId: string, members: (string | Buffer)[]): ChatMessage[] {
+    const out: ChatMessage[] = [];
     for (const member of members.slice(-this.options.limit)) {
-      const text = member.toString();
-      const newline = text.indexOf("\n");
-      try {
-        const m = JSON.parse(text.slice(newline + 1)) as Omit<ChatMessage, "id" | "roomId" | "senderId" | "text">;
-        out.push({ id: text.slice(0, newline), roomId, ...m, senderId: m.userId, text: m.content });
-      } catch {
-        // an unreadable entry is skipped, not fatal
-      }
+      const m = parseMember(roomId, member.toString());
+      if (m) out.push(m);
     }
     return out;
   }
@@ -149,8 +254,26 @@ export class RedisHistoryStore implements HistoryStore {
     clientMessageId: string,
     messageId: string,
   ): Promise<string | null> {
-    const key = this.keys.dedupe(roomId, userId, clientMessageId);
-    const previous = await this.redis.set(key, messageId, "PX", this.options.dedupeWindowMs, "NX", "GET");
-    return previous;
+    const claim = this.keys.dedupe(roomId, userId, clientMessageId);
+    const history = this.keys.history(roomId);
+    const argv = [
+      messageId,
+      String(this.options.dedupeWindowMs),
+      String(this.inFlightMs),
+      this.options.limit > 0 ? "1" : "0",
+    ];
+    for (let flushed = false; ;) {
+      const [verdict, firstId, waitMs] = await this.redis.historyClaim(claim, history, ...argv);
+      if (verdict === "new") return null;
+      if (verdict === "duplicate") return firstId!;
+      // The first copy is on its way to the history: ours to write now if it is queued here,
+      // else wait for its instance's write (or its failure) and ask again.
+      if (!flushed) {
+        flushed = true;
+        await this.flush();
+      } else {
+        await sleep(Math.min(Number(waitMs ?? 0) + 10, this.inFlightMs));
+      }
+    }
   }
 }

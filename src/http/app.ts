@@ -9,6 +9,8 @@ export interface ServiceStatus {
   /** True between start-up and the beginning of a drain. */
   ready: () => boolean;
   instanceId: string;
+  /** What is wrong although the service runs (a failed write-back, ...), by part; empty when all is well. */
+  problems: () => Record<string, string>;
 }
 
 const sameSecret = (a: string, b: string): boolean => {
@@ -35,11 +37,13 @@ export function createApp(
   });
   app.get("/ready", (_req, res) => {
     const ready = status.ready();
+    const problems = status.problems();
     res.status(ready ? 200 : 503).json({
       status: ready ? "ready" : "unavailable",
       service: "chat-service",
       mode: status.mode(),
       instanceId: status.instanceId,
+      ...(Object.keys(problems).length > 0 ? { problems } : {}),
     });
   });
   app.get("/metrics", async (req, res) => {

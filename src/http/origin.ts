@@ -3,15 +3,17 @@ import type { IncomingMessage } from "node:http";
 /**
  * Engine.IO `allowRequest` hook: refuses a handshake from a browser origin outside the
  * allow-list, for the WebSocket upgrade as well as for polling. Requests without an Origin
- * header (servers, CLIs, tests) are allowed, and so are pages this service served itself
- * (same origin: the Origin's host is the request's Host), such as the demo page.
+ * header (servers, CLIs, tests) are allowed. With `sameOrigin` (only while the demo page is
+ * served), so are pages this service served itself (the Origin's host is the request's Host);
+ * otherwise that exception would let any site reach the service through DNS rebinding.
  */
-export function originGuard(allowed: readonly string[]) {
+export function originGuard(allowed: readonly string[], options: { sameOrigin: boolean }) {
   const set = new Set(allowed);
   return (req: IncomingMessage, callback: (err: string | null | undefined, success: boolean) => void): void => {
     const origin = req.headers.origin;
-    if (origin === undefined || set.has(origin) || sameOrigin(origin, req.headers.host)) callback(null, true);
-    else callback("origin not allowed", false);
+    if (origin === undefined || set.has(origin) || (options.sameOrigin && sameOrigin(origin, req.headers.host))) {
+      callback(null, true);
+    } else callback("origin not allowed", false);
   };
 }
 

@@ -25,7 +25,8 @@ function sharedLimiter(redis: Redis, keyPrefix: string, points: number, duration
  * - Messages are limited per connection and per user by token buckets in this process: the
  *   message path never waits on Redis. A user with tabs on k instances gets k per-user budgets,
  *   each connection still bounded by its own bucket.
- * - A connection refused for rate `abuseDisconnectAfter` times within 10 s is closed.
+ * - A connection refused `abuseDisconnectAfter` times within 10 s (for rate, invalid payloads,
+ *   unknown events, ...) is closed.
  */
 export class RateLimits {
   private readonly joins: RateLimiterAbstract | undefined;
@@ -112,14 +113,18 @@ export class ConnectionLimiter {
     return this.bucket.take(now) && this.userBucket(userId)!.take(now);
   }
 
-  /** Records a refusal for rate; true when the connection should now be closed. */
-  abusive(): boolean {
-    if (this.config.abuseDisconnectAfter === 0) return false;
+  /** Records a refusal of this connection's events; returns the refusals in the current window. */
+  refused(): number {
     const now = Date.now();
     if (now - this.windowStart > ABUSE_WINDOW_MS) {
       this.windowStart = now;
       this.refusals = 0;
     }
-    return ++this.refusals >= this.config.abuseDisconnectAfter;
+    return ++this.refusals;
+  }
+
+  /** True when `refusals` in one window mean the connection should be closed. */
+  abusive(refusals: number): boolean {
+    return this.config.abuseDisconnectAfter > 0 && refusals >= this.config.abuseDisconnectAfter;
   }
 }

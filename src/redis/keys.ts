@@ -15,9 +15,18 @@ export class RedisKeys {
     return `${this.prefix}room:${roomId}:history`;
   }
 
-  /** A sender's clientMessageId, kept for the dedupe window: value = the first message id. */
+  /** Total bytes of a room's history members, kept beside it to bound it in bytes. */
+  historyBytes(roomId: string): string {
+    return `${this.prefix}room:${roomId}:history:bytes`;
+  }
+
+  /**
+   * A sender's clientMessageId, kept for the dedupe window (see lua/claim.lua). The three
+   * client-chosen parts are JSON-encoded as one array, so no two triples share a key (joined
+   * with ":", room "dd" + user "b:c" and room "dd:b" + user "c" did).
+   */
   dedupe(roomId: string, userId: string, clientMessageId: string): string {
-    return `${this.prefix}dedupe:${roomId}:${userId}:${clientMessageId}`;
+    return `${this.prefix}dedupe:${JSON.stringify([roomId, userId, clientMessageId])}`;
   }
 
   /** Sorted set of users in their grace period, scored by the time their departure is due. */

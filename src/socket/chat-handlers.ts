@@ -27,14 +27,27 @@ export interface ChatHandlerDeps {
   limits: RateLimits;
   metrics: Metrics;
   maxMessageLength: number;
+  /** A connection that has not joined a room this long after connecting is closed (0 = never). */
+  joinTimeoutMs: number;
   nextMessageId: (now: number) => string;
   logger: Logger;
 }
+
+/** Refusals of one connection logged per abuse window; the rest are only counted. */
+const LOGGED_REFUSALS = 5;
 
 /** Per-connection send state: its rate limiter, and the tail of its queued idempotent sends. */
 interface SenderState {
   limiter: ConnectionLimiter;
   pending: Promise<void> | undefined;
+}
+
+/** Per-connection join state: joins run one at a time, and a later one supersedes a waiting one. */
+interface JoinState {
+  /** The number of the latest join_room received. */
+  latest: number;
+  /** Settles when the join running or queued last has finished. */
+  tail: Promise<void>;
 }
 
 /** socket.io-parser's PacketType.EVENT: a plain event packet, as `emit` builds it. */
@@ -56,18 +69,33 @@ function refuse(socket: ChatSocket, event: string, ack: Ack | undefined, err: Ch
 }
 
 /** Wires the chat protocol (see PROTOCOL.md) onto every connecting socket. */
-export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): void {
+export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): { close: () => void } {
   const { presence, logger, metrics } = deps;
 
   /** Answers a refusal and counts it. */
   const refuseCounted = (socket: ChatSocket, event: string, ack: Ack | undefined, err: ChatError): void => {
     metrics.refused.inc({ event: KNOWN_EVENTS.has(event) ? event : "unknown", code: err.code });
     if (event === "send_message") metrics.messagesIn.inc({ result: "refused" });
-    logger.info(
-      { socket: socket.id, userId: socket.data.userId, event: event.slice(0, 64), code: err.code },
-      "event refused",
-    );
+    // Every refusal the client caused counts towards closing the connection, whatever its
+    // kind (floods of unknown events or invalid payloads as well as of messages), and only
+    // the first few of a window are logged.
+    const refusals = err.code === ErrorCode.Internal ? 0 : senderOf(socket).limiter.refused();
+    if (refusals <= LOGGED_REFUSALS) {
+      logger.info(
+        { socket: socket.id, userId: socket.data.userId, event: event.slice(0, 64), code: err.code },
+        refusals === LOGGED_REFUSALS
+          ? "event refused (further refusals of this connection are not logged)"
+          : "event refused",
+      );
+    }
     refuse(socket, event, ack, err);
+    if (refusals > 0 && senderOf(socket).limiter.abusive(refusals) && socket.connected) {
+      logger.warn(
+        { socket: socket.id, userId: socket.data.userId, refusals },
+        "closing a connection that keeps sending refused events",
+      );
+      setImmediate(() => socket.disconnect(true));
+    }
   };
 
   /**
@@ -124,7 +152,35 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     presence.leave(socket.id, roomId, userId).catch((err: unknown) => logger.error({ err }, "leave failed"));
   };
 
-  const onJoin = async (socket: ChatSocket, payload: unknown, ack: Ack | undefined): Promise<void> => {
+  /**
+   * Joins of one socket run one at a time, in the order received. A join still waiting (for
+   * the previous one, or for the join limiter) when a later join_room arrives is abandoned
+   * before it changes anything: nothing is announced in a room the socket never really
+   * entered, and its acknowledgement says it was superseded.
+   */
+  const joins = new WeakMap<ChatSocket, JoinState>();
+  const onJoinQueued = (socket: ChatSocket, payload: unknown, ack: Ack | undefined): Promise<void> => {
+    let state = joins.get(socket);
+    if (!state) {
+      state = { latest: 0, tail: Promise.resolve() };
+      joins.set(socket, state);
+    }
+    const number = ++state.latest;
+    const current = state;
+    const superseded = () => current.latest !== number;
+    const run = state.tail.then(() => onJoin(socket, payload, ack, superseded));
+    state.tail = run.catch(() => {});
+    return run;
+  };
+
+  const onJoin = async (
+    socket: ChatSocket,
+    payload: unknown,
+    ack: Ack | undefined,
+    superseded: () => boolean,
+  ): Promise<void> => {
+    const supersededError = () => new ChatError(ErrorCode.NotJoined, "superseded by a later join_room");
+    if (superseded()) throw supersededError();
     const parsed = joinRoomSchema.safeParse(payload);
     if (!parsed.success) throw new ChatError(ErrorCode.InvalidPayload, describeIssue(parsed.error));
     const { userId, roomId, lastMessageId } = parsed.data;
@@ -139,9 +195,11 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     if (!(await deps.limits.allowJoin(userId))) {
       throw new ChatError(ErrorCode.RateLimited, "too many joins, slow down");
     }
-    // The socket may have gone while the limiter answered; from here on all is synchronous
-    // up to the presence call, so changes reach the store in event order.
+    // The socket may have gone, or joined elsewhere, while the limiter answered; from here on
+    // all is synchronous up to the presence call, so changes reach the store in event order.
     if (socket.disconnected) return;
+    if (superseded()) throw supersededError();
+    unjoined.delete(socket);
     if (socket.data.roomId !== roomId || socket.data.userId !== userId) leaveCurrentRoom(socket);
     socket.data = { ...(token ? { token } : {}), userId, username, roomId };
     const firstLocal = deps.hosts.beginJoin(roomId);
@@ -156,15 +214,15 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     // never leave a gap. With no other hosts the read made in parallel is enough: it follows
     // the socket's join and this instance's own queued appends.
     const introduced = await deps.hosts.joined(roomId, remoteHosts, firstLocal);
-    const messages = introduced ? await deps.history.since(roomId, lastMessageId) : await reading;
+    const { messages, complete } = introduced ? await deps.history.since(roomId, lastMessageId) : await reading;
     logger.info({ socket: socket.id, roomId, userId, kind }, "joined");
     socket.emit("system_message", existingUsers(roomId, { userId, username }, users));
-    socket.emit("chat_history", { roomId, messages });
+    socket.emit("chat_history", { roomId, messages, complete });
     if (kind !== "rejoin") {
       metrics.notices.inc({ type: kind });
       emitToOthers(socket, roomId, "system_message", userNotice(kind, roomId, { userId, username }));
     }
-    ack?.({ ok: true, roomId, userId, users, messages });
+    ack?.({ ok: true, roomId, userId, users, messages, complete });
   };
 
   /** Delivers an accepted message, stores it, and acknowledges once it is stored. */
@@ -198,13 +256,7 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     if (roomId === undefined || userId === undefined || username === undefined) {
       throw new ChatError(ErrorCode.NotJoined, "join a room before sending messages");
     }
-    if (!limiter.allowMessage(userId)) {
-      if (limiter.abusive()) {
-        logger.warn({ socket: socket.id, userId }, "closing a connection that keeps exceeding the message rate");
-        setImmediate(() => socket.disconnect(true));
-      }
-      throw new ChatError(ErrorCode.RateLimited, "too many messages, slow down");
-    }
+    if (!limiter.allowMessage(userId)) throw new ChatError(ErrorCode.RateLimited, "too many messages, slow down");
     const parsed = sendMessageSchema.safeParse(payload);
     if (!parsed.success) throw new ChatError(ErrorCode.InvalidPayload, describeIssue(parsed.error));
     const m = parsed.data.message;
@@ -290,7 +342,7 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     return sender;
   };
 
-  const onJoinEvent = listener("join_room", onJoin);
+  const onJoinEvent = listener("join_room", onJoinQueued);
   const onSendEvent = listener("send_message", (socket, payload, ack) =>
     onSendMessage(socket, senderOf(socket), payload, ack),
   );
@@ -306,13 +358,66 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     );
   }
   function onDisconnect(this: ChatSocket, reason: string) {
+    unjoined.delete(this);
     const { roomId, userId } = this.data;
     logger.info({ socket: this.id, roomId, userId, reason }, "disconnected");
     if (roomId === undefined || userId === undefined) return;
     presence.drop(this.id, roomId, userId).catch((err: unknown) => logger.error({ err }, "drop failed"));
   }
 
+  /**
+   * A connection lives no longer than its token. At expiry the client is told why
+   * (`chat_error` TOKEN_EXPIRED) and its transport is closed rather than the socket
+   * disconnected: a Socket.IO client then reconnects by itself, and its `auth` callback can
+   * hand it a fresh token. The user is dropped (grace period), not announced as leaving.
+   */
+  const closeAtExpiry = (socket: ChatSocket, expiresAt: number): void => {
+    // setTimeout holds at most 2^31-1 ms (~24.8 days); a later expiry is checked again then.
+    const timer = setTimeout(
+      () => {
+        if (Date.now() < expiresAt) return closeAtExpiry(socket, expiresAt);
+        logger.info({ socket: socket.id, userId: socket.data.userId }, "token expired: closing the connection");
+        socket.emit("chat_error", {
+          code: ErrorCode.TokenExpired,
+          message: "token expired: reconnect with a fresh token",
+          event: "connection",
+        });
+        // Lets the notice go out before the transport closes.
+        setImmediate(() => socket.conn.close());
+      },
+      Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1),
+    );
+    socket.once("disconnect", () => clearTimeout(timer));
+  };
+
+  /** Connections that have not joined yet, with when they connected (swept below). */
+  const unjoined = new Map<ChatSocket, number>();
+  let sweep: NodeJS.Timeout | undefined;
+  if (deps.joinTimeoutMs > 0) {
+    sweep = setInterval(
+      () => {
+        const cutoff = Date.now() - deps.joinTimeoutMs;
+        for (const [socket, since] of unjoined) {
+          if (since > cutoff) break; // in connection order
+          unjoined.delete(socket);
+          logger.info({ socket: socket.id }, "closing a connection that did not join a room in time");
+          socket.emit("chat_error", {
+            code: ErrorCode.JoinTimeout,
+            message: `no join_room within ${deps.joinTimeoutMs} ms`,
+            event: "join_room",
+          });
+          socket.disconnect(true);
+        }
+      },
+      Math.min(1000, Math.max(50, Math.floor(deps.joinTimeoutMs / 4))),
+    );
+    sweep.unref();
+  }
+
   io.on("connection", (socket) => {
+    if (deps.joinTimeoutMs > 0) unjoined.set(socket, Date.now());
+    const expiresAt = socket.data.token?.expiresAt;
+    if (expiresAt !== undefined) closeAtExpiry(socket, expiresAt);
     logger.info({ socket: socket.id, ip: socket.handshake.address, tokenUser: socket.data.token?.userId }, "connected");
     socket.on("join_room", onJoinEvent);
     socket.on("send_message", onSendEvent);
@@ -320,4 +425,5 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): voi
     socket.onAny(onAnyEvent);
     socket.on("disconnect", onDisconnect);
   });
+  return { close: () => clearInterval(sweep) };
 }

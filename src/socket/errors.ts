@@ -6,6 +6,10 @@ export const ErrorCode = {
   Forbidden: "FORBIDDEN",
   UnknownEvent: "UNKNOWN_EVENT",
   RateLimited: "RATE_LIMITED",
+  /** The connection did not join a room within JOIN_TIMEOUT_MS and is being closed. */
+  JoinTimeout: "JOIN_TIMEOUT",
+  /** The connection's token expired; it is being closed (reconnect with a fresh token). */
+  TokenExpired: "TOKEN_EXPIRED",
   Internal: "INTERNAL_ERROR",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -31,6 +31,8 @@ export interface ChatMessage {
 export interface ChatHistory {
   roomId: string;
   messages: ChatMessage[];
+  /** False when a catch-up by `lastMessageId` could not be complete (see HistoryPage). */
+  complete: boolean;
 }
 
 export type SystemEventType = "connect" | "reconnect" | "disconnect" | "existing_users";

@@ -1,15 +1,39 @@
 import { z } from "zod";
 
-/** Printable text: no control characters (they would break logs, keys and displays). */
+/**
+ * What identifiers and display names may not contain: C0 and C1 control characters (they
+ * break logs, keys and displays) and bidirectional overrides and isolates (they make a name
+ * read as something it is not). Lone UTF-16 surrogates are refused by `isWellFormed`.
+ */
 // eslint-disable-next-line no-control-regex
-const noControlChars = /^[^\u0000-\u001f\u007f]*$/;
+const forbiddenInNames = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
+/** Message content may hold line breaks and tabs, but no other control character. */
+// eslint-disable-next-line no-control-regex
+const forbiddenInContent = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+
+/** Longest identifier or display name, in UTF-8 bytes (128 four-byte characters would be 512). */
+export const MAX_IDENTIFIER_BYTES = 128;
+
+/** A non-empty, well-formed, printable string of at most {@link MAX_IDENTIFIER_BYTES} bytes. */
 const identifier = (what: string) =>
   z
     .string({ message: `${what} must be a string` })
     .min(1, { message: `${what} must not be empty` })
-    .max(128, { message: `${what} must be at most 128 characters` })
-    .regex(noControlChars, { message: `${what} must not contain control characters` });
+    .refine((v) => Buffer.byteLength(v) <= MAX_IDENTIFIER_BYTES, {
+      message: `${what} must be at most ${MAX_IDENTIFIER_BYTES} bytes (UTF-8)`,
+    })
+    .refine((v) => v.isWellFormed(), { message: `${what} must be valid Unicode (no lone surrogates)` })
+    .refine((v) => !forbiddenInNames.test(v), {
+      message: `${what} must not contain control characters or bidirectional overrides`,
+    });
+
+/** Message content: well-formed Unicode without control characters other than \n, \r and \t. */
+const content = (what: string) =>
+  z
+    .string({ message: `${what} must be a string` })
+    .refine((v) => v.isWellFormed(), { message: `${what} must be valid Unicode (no lone surrogates)` })
+    .refine((v) => !forbiddenInContent.test(v), { message: `${what} must not contain control characters` });
 
 export const joinRoomSchema = z.object(
   {
@@ -35,9 +59,9 @@ export const sendMessageSchema = z.object(
         {
           userId: identifier("message.userId").optional(),
           senderId: identifier("message.senderId").optional(),
-          username: z.string().max(128).optional(),
-          content: z.string({ message: "message.content must be a string" }).optional(),
-          text: z.string({ message: "message.text must be a string" }).optional(),
+          username: z.string().optional(),
+          content: content("message.content").optional(),
+          text: content("message.text").optional(),
           timestamp: z.number().finite().nonnegative().optional(),
           /** Chosen by the client; a retry with the same one is not delivered twice. */
           clientMessageId: identifier("message.clientMessageId").optional(),

@@ -5,6 +5,13 @@ import type { Departure, JoinResult, LocalPresence, PresenceKey, RoomStore, Stor
 export type StoreMode = "shared" | "memory";
 
 /**
+ * True for an error Redis answered (a script or command refused: a key of another type, a
+ * bad argument), as opposed to Redis being away (connection lost, timeout). Only the latter
+ * means memory mode: one room's bad key must not cut the instance off the cluster.
+ */
+const answeredByRedis = (err: unknown): boolean => err instanceof Error && err.name === "ReplyError";
+
+/**
  * Redis while it answers, memory while it does not.
  *
  * Every change this instance makes is applied to the memory store as well, so when Redis
@@ -14,6 +21,8 @@ export type StoreMode = "shared" | "memory";
  */
 export class FailoverRoomStore implements RoomStore {
   private currentMode: StoreMode;
+  /** Why the last attempt to return to shared mode failed although Redis answered (for /ready). */
+  lastRecoveryError: string | undefined;
 
   constructor(
     private readonly redis: RoomStore,
@@ -61,11 +70,22 @@ export class FailoverRoomStore implements RoomStore {
       this.currentMode = "shared";
       const reconnected = await this.redis.sync(this.options.instanceId, users, this.options.graceMs);
       this.options.logger.info({ restored: users.length }, "shared mode: room state written to redis");
+      this.lastRecoveryError = undefined;
       this.options.onModeChange?.("shared");
       return reconnected;
     } catch (err) {
       this.currentMode = "memory";
-      this.options.logger.debug({ err: (err as Error).message }, "redis still unavailable");
+      const message = (err as Error).message;
+      if (answeredByRedis(err)) {
+        // Redis is there but refused the write-back: say so (once per distinct error); the
+        // next heartbeat tries again.
+        if (message !== this.lastRecoveryError) {
+          this.options.logger.warn({ err: message }, "write-back to redis failed: still serving from memory, retrying");
+        }
+        this.lastRecoveryError = message;
+      } else {
+        this.options.logger.debug({ err: message }, "redis still unavailable");
+      }
       return null;
     }
   }
@@ -117,7 +137,15 @@ export class FailoverRoomStore implements RoomStore {
       try {
         return await remote;
       } catch (err) {
-        this.enterMemoryMode(err);
+        if (answeredByRedis(err)) {
+          // This change alone failed; the memory copy holds it and answers.
+          this.options.logger.warn(
+            { err: (err as Error).message },
+            "redis refused a room change: answered from memory",
+          );
+        } else {
+          this.enterMemoryMode(err);
+        }
       }
     }
     return local;
@@ -128,7 +156,9 @@ export class FailoverRoomStore implements RoomStore {
     try {
       return await op(this.redis);
     } catch (err) {
-      this.enterMemoryMode(err);
+      if (answeredByRedis(err))
+        this.options.logger.warn({ err: (err as Error).message }, "redis refused a presence operation");
+      else this.enterMemoryMode(err);
       return fallback;
     }
   }

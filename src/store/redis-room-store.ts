@@ -115,18 +115,33 @@ export class RedisRoomStore implements RoomStore {
     return this.redis.presenceReapDead(this.keys.instances, this.keys.grace, this.keys.prefix, graceMs, selfId);
   }
 
+  /**
+   * Writes this instance's view back (see lua/sync.lua). Entries Redis refused are reported
+   * to `onFailed` and left out; the rest is written, so one bad entry cannot keep the
+   * instance out of shared mode.
+   */
   async sync(instanceId: string, users: LocalPresence[], graceMs: number): Promise<Departure[]> {
-    const snapshot = users.map((u) => [u.roomId, u.userId, u.username, u.connections, u.graceRemainingMs ?? graceMs]);
-    const flat = await this.redis.presenceSync(
+    const snapshot = users.flatMap((u) => [
+      u.roomId,
+      u.userId,
+      u.username,
+      u.connections,
+      u.graceRemainingMs ?? graceMs,
+    ]);
+    const [reconnected, failed] = await this.redis.presenceSync(
       this.keys.grace,
       this.keys.instanceRooms(instanceId),
       this.keys.prefix,
       instanceId,
       graceMs,
-      JSON.stringify(snapshot),
+      ...snapshot,
     );
-    return toDepartures(flat);
+    this.onSyncFailures?.(toDepartures(failed).map((f) => ({ roomId: f.roomId, userId: f.userId, error: f.username })));
+    return toDepartures(reconnected);
   }
+
+  /** Told after each write-back of the entries it could not store (none: an empty list). */
+  onSyncFailures: ((failed: { roomId: string; userId: string; error: string }[]) => void) | undefined;
 
   async deregister(instanceId: string, graceMs: number): Promise<void> {
     await this.redis.presenceDeregister(

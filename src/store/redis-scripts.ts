@@ -24,7 +24,7 @@ declare module "ioredis" {
     presenceConfirmDue(k1: string, ...argv: Arg[]): Result<string[], Context>;
     presenceHeartbeat(k1: string, k2: string, ...argv: Arg[]): Result<number, Context>;
     presenceReapDead(k1: string, k2: string, ...argv: Arg[]): Result<string[], Context>;
-    presenceSync(k1: string, k2: string, ...argv: Arg[]): Result<string[], Context>;
+    presenceSync(k1: string, k2: string, ...argv: Arg[]): Result<[string[], string[]], Context>;
     presenceDeregister(k1: string, k2: string, k3: string, ...argv: Arg[]): Result<number, Context>;
   }
 }

@@ -16,8 +16,11 @@ export function testEnv(env: Record<string, string> = {}): Record<string, string
     DISCONNECT_GRACE_MS: String(TEST_GRACE_MS),
     INSTANCE_LEASE_MS: "1500",
     PRESENCE_SWEEP_MS: "100",
-    // Tests open many connections from one address; the rate-limit tests set their own.
+    // Tests open many connections from one address and send faster than a person types; the
+    // rate-limit tests set their own limits.
     RATE_CONNECTIONS_PER_MINUTE: "100000",
+    RATE_MESSAGES_PER_SECOND: "100",
+    RATE_MESSAGES_BURST: "1000",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     ...env,
   };

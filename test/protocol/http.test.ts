@@ -12,9 +12,9 @@ beforeAll(async () => {
 afterAll(() => svc.stop());
 
 /** Tries a handshake from `origin` over one transport; resolves whether it connected. */
-function handshake(transport: "websocket" | "polling", origin?: string): Promise<boolean> {
+function handshake(transport: "websocket" | "polling", origin?: string, url = svc.url): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = io(svc.url, {
+    const socket = io(url, {
       path: SOCKET_PATH,
       transports: [transport],
       forceNew: true,
@@ -62,11 +62,20 @@ describe("origin allow-list", () => {
     });
   }
 
-  it("accepts pages the service served itself (same origin), over both transports", async () => {
+  it("accepts pages the service served itself (same origin) only while it serves the demo page", async () => {
+    // Without the demo page, Origin = Host proves nothing (DNS rebinding): refused.
     const self = `http://127.0.0.1:${svc.port}`;
-    expect(await handshake("websocket", self)).toBe(true);
-    expect(await handshake("polling", self)).toBe(true);
-    expect(await handshake("websocket", `http://127.0.0.1:${svc.port + 1}`)).toBe(false);
+    expect(await handshake("websocket", self)).toBe(false);
+    expect(await handshake("polling", self)).toBe(false);
+    const demo = await startService({ CORS_ORIGINS: "http://localhost:5173", DEMO_PAGE: "true" });
+    try {
+      const demoSelf = `http://127.0.0.1:${demo.port}`;
+      expect(await handshake("websocket", demoSelf, demo.url)).toBe(true);
+      expect(await handshake("polling", demoSelf, demo.url)).toBe(true);
+      expect(await handshake("websocket", `http://127.0.0.1:${demo.port + 1}`, demo.url)).toBe(false);
+    } finally {
+      await demo.stop();
+    }
   });
 
   it("sends CORS headers to allowed origins only", async () => {
