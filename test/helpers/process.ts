@@ -90,12 +90,12 @@ export class ServiceProcess {
   }
 
   /** Resolves with the first log line matching `match` (past or future). */
-  async waitForLog(match: (entry: Record<string, unknown>) => boolean, timeoutMs = 10_000) {
+  async waitForLog(match: (entry: Record<string, unknown>) => boolean, timeoutMs = 10_000, what = String(match)) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.logs.find(match);
       if (found) return found;
-      if (Date.now() > deadline) throw new Error("timed out waiting for a log line");
+      if (Date.now() > deadline) throw new Error(`timed out waiting for a log line: ${what}`);
       await new Promise((r) => setTimeout(r, 25));
     }
   }

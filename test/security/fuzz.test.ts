@@ -67,6 +67,10 @@ afterAll(async () => {
 const text = fc.oneof(
   fc.string({ maxLength: 24 }),
   fc.constantFrom("", "fuzzer", "observer", ROOM, "__proto__", "constructor", "x".repeat(300), "\u0000", "a\nb", "💥"),
+  // What breaks storage or deceives a reader: lone surrogates, C1 controls, bidi overrides,
+  // identifiers long in bytes but not in characters.
+  fc.constantFrom("x\ud800", "\udc00", "a\u0085b", "\u202eevil", "a\u2066b", "𝒜".repeat(40)),
+  fc.string({ unit: "binary", maxLength: 12 }),
 );
 const key = fc.oneof(text, fc.constantFrom("__proto__", "constructor", "prototype", "toString"));
 const value = fc.letrec((tie) => ({

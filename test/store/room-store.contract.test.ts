@@ -193,3 +193,23 @@ describe.each(backends)("RoomStore contract (%s)", (name, make) => {
     });
   }
 });
+
+describe("Redis write-back", () => {
+  beforeEach(async () => {
+    await redis.flushall();
+  });
+
+  it("writes every entry it can: one that Redis refuses is reported and skipped, not fatal", async () => {
+    const store = new RedisRoomStore(redis, new RedisKeys(), 60_000);
+    const reported: { roomId: string; userId: string; error: string }[][] = [];
+    store.onSyncFailures = (failed) => reported.push(failed);
+    await redis.set("room:broken:users", "a string, not a hash");
+    const snapshot = [
+      { roomId: "broken", userId: "u1", username: "U1", connections: 1 },
+      { roomId: "fine", userId: "u2", username: "U2 \u00e9\u{1f600}", connections: 1 },
+    ];
+    await store.sync(A, snapshot, GRACE);
+    expect(reported).toEqual([[{ roomId: "broken", userId: "u1", error: expect.stringContaining("WRONGTYPE") }]]);
+    expect((await store.roomUsers("fine")).map((u) => [u.userId, u.username])).toEqual([["u2", "U2 \u00e9\u{1f600}"]]);
+  });
+});
