@@ -35,7 +35,11 @@ export function nextEvent<T = any>(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.off(event, listener);
-      reject(new Error(`timed out waiting for ${event}`));
+      reject(
+        new Error(
+          `timed out after ${timeoutMs} ms waiting for ${event}${match.length > 0 ? ` matching ${String(match)}` : ""}`,
+        ),
+      );
     }, timeoutMs);
     const listener = (payload: T) => {
       if (!match(payload)) return;
