@@ -177,6 +177,7 @@ export class ChatService {
       metrics: this.metrics,
       maxMessageLength: config.limits.maxMessageLength,
       joinTimeoutMs: config.rateLimits.joinTimeoutMs,
+      typingTimeoutMs: config.typingTimeoutMs,
       nextMessageId: createMessageIdGenerator(randomBytes(3).toString("hex")),
       logger,
     });

@@ -95,6 +95,9 @@ const schema = z.object({
   /** How often each instance looks for due departures and dead instances. */
   PRESENCE_SWEEP_MS: int(50, 60_000).default(1000),
 
+  /** A `typing: true` not renewed within this time ends with `isTyping: false`. */
+  TYPING_TIMEOUT_MS: int(500, 600_000).default(6000),
+
   /** Longest message content, in characters. */
   MAX_MESSAGE_LENGTH: int(1, 1_000_000).default(5000),
   /** Largest Socket.IO packet, in bytes; a bigger one closes the connection. */
@@ -215,6 +218,7 @@ export interface Config {
     commandTimeoutMs: number;
   };
   presence: { graceMs: number; leaseMs: number; sweepMs: number };
+  typingTimeoutMs: number;
   limits: { maxMessageLength: number; maxPayloadBytes: number };
   history: { limit: number; maxBytes: number; retentionMs: number; dedupeWindowMs: number; flushMs: number };
   auth?: AuthConfig;
@@ -259,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     },
     presence: { graceMs: e.DISCONNECT_GRACE_MS, leaseMs: e.INSTANCE_LEASE_MS, sweepMs: e.PRESENCE_SWEEP_MS },
+    typingTimeoutMs: e.TYPING_TIMEOUT_MS,
     limits: { maxMessageLength: e.MAX_MESSAGE_LENGTH, maxPayloadBytes: e.MAX_PAYLOAD_BYTES },
     history: {
       limit: e.HISTORY_LIMIT,

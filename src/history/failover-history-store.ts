@@ -1,7 +1,7 @@
 import type { Logger } from "../logger.js";
 import type { StoreMode } from "../store/failover-room-store.js";
 import type { ChatMessage } from "../socket/events.js";
-import type { HistoryPage, HistoryStore } from "./history-store.js";
+import type { ChangeResult, HistoryPage, HistoryStore, MessageChange } from "./history-store.js";
 import type { MemoryHistoryStore } from "./memory-history-store.js";
 import type { RedisHistoryStore } from "./redis-history-store.js";
 
@@ -42,6 +42,10 @@ export class FailoverHistoryStore implements HistoryStore {
     return this.withFallback("dedupe check failed", (s) =>
       s.claimClientMessageId(roomId, userId, clientMessageId, messageId),
     );
+  }
+
+  change(change: MessageChange): Promise<ChangeResult> {
+    return this.withFallback("history change failed", (s) => s.change(change));
   }
 
   /**

@@ -1,8 +1,15 @@
 import type { ChatMessage } from "../socket/events.js";
-import type { HistoryBounds, HistoryPage, HistoryStore } from "./history-store.js";
+import type { ChangeResult, HistoryBounds, HistoryPage, HistoryStore, MessageChange } from "./history-store.js";
+import { applyChange, storedForm, toEntry, type StoredMessage } from "./message-change.js";
+
+/** A retained message: its id and its stored form (current version or tombstone). */
+interface Entry {
+  id: string;
+  stored: StoredMessage;
+}
 
 interface RoomHistory {
-  messages: ChatMessage[];
+  messages: Entry[];
   /** Bytes of `messages`, as {@link storedBytes} counts them. */
   bytes: number;
   lastWrite: number;
@@ -20,13 +27,15 @@ interface Claim {
 }
 
 /** About what a message takes in the shared history (its member: id, JSON of the rest). */
-const storedBytes = (m: ChatMessage): number =>
-  Buffer.byteLength(m.content) + Buffer.byteLength(m.username) + Buffer.byteLength(m.userId) + 120;
+const storedBytes = ({ stored: s }: Entry): number =>
+  s.deleted
+    ? Buffer.byteLength(s.userId) + 80
+    : Buffer.byteLength(s.content) + Buffer.byteLength(s.username) + Buffer.byteLength(s.userId) + 120;
 
 /** What memory mode accepted and the shared history lacks, to be written back. */
 export interface UnsyncedHistory {
   /** By room, oldest first. */
-  messages: Map<string, ChatMessage[]>;
+  messages: Map<string, Entry[]>;
   claims: Claim[];
 }
 
@@ -58,8 +67,9 @@ export class MemoryHistoryStore implements HistoryStore {
       room = { messages: [], bytes: 0, lastWrite: 0, unsynced: 0 };
       this.rooms.set(message.roomId, room);
     }
-    room.messages.push(message);
-    room.bytes += storedBytes(message);
+    const entry = { id: message.id, stored: storedForm(message) };
+    room.messages.push(entry);
+    room.bytes += storedBytes(entry);
     room.unsynced++;
     room.lastWrite = Date.now();
     // Ids are issued in order here, so the array stays sorted; trim from the front (never
@@ -77,10 +87,27 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   async since(roomId: string, afterId?: string): Promise<HistoryPage> {
-    const messages = this.rooms.get(roomId)?.messages ?? [];
-    if (afterId === undefined) return { messages: [...messages], complete: true };
-    const at = messages.findIndex((m) => m.id === afterId);
-    return at < 0 ? { messages: [...messages], complete: false } : { messages: messages.slice(at + 1), complete: true };
+    const entries = this.rooms.get(roomId)?.messages ?? [];
+    const all = () => entries.map((e) => toEntry(e.id, roomId, e.stored));
+    if (afterId === undefined) return { messages: all(), complete: true };
+    if (!entries.some((e) => e.id === afterId)) return { messages: all(), complete: false };
+    // What came after it, and older messages changed since it was issued.
+    const changed = entries.filter(
+      (e) => e.id > afterId || (e.stored.revision !== undefined && e.stored.revision > afterId),
+    );
+    return { messages: changed.map((e) => toEntry(e.id, roomId, e.stored)), complete: true };
+  }
+
+  async change(change: MessageChange): Promise<ChangeResult> {
+    const room = this.rooms.get(change.roomId);
+    const entry = room?.messages.find((e) => e.id === change.id);
+    if (!room || !entry) return { ok: false, reason: "NOT_FOUND" };
+    const applied = applyChange(entry.stored, change);
+    if (!applied.ok) return applied;
+    room.bytes -= storedBytes(entry);
+    entry.stored = applied.stored;
+    room.bytes += storedBytes(entry);
+    return { ok: true, entry: applied.entry };
   }
 
   async claimClientMessageId(
@@ -107,7 +134,7 @@ export class MemoryHistoryStore implements HistoryStore {
 
   /** What the shared history lacks of what this store accepted. */
   unsynced(): UnsyncedHistory {
-    const messages = new Map<string, ChatMessage[]>();
+    const messages = new Map<string, Entry[]>();
     for (const [roomId, room] of this.rooms) {
       if (room.unsynced > 0) messages.set(roomId, room.messages.slice(-room.unsynced));
     }

@@ -2,8 +2,9 @@ import type { Redis, Result } from "ioredis";
 import type { RedisClientType } from "redis";
 import type { RedisKeys } from "../redis/keys.js";
 import { WriterScript, readLuaScript } from "../redis/writer-script.js";
-import type { ChatMessage } from "../socket/events.js";
-import type { HistoryBounds, HistoryPage, HistoryStore } from "./history-store.js";
+import type { ChatMessage, HistoryEntry } from "../socket/events.js";
+import type { ChangeResult, HistoryBounds, HistoryPage, HistoryStore, MessageChange } from "./history-store.js";
+import { applyChange, storedForm, toEntry, type StoredMessage } from "./message-change.js";
 import type { UnsyncedHistory } from "./memory-history-store.js";
 
 /** The first byte after every UTF-8 character: "(<id>\n\xff" excludes exactly the members of <id>. */
@@ -13,6 +14,7 @@ declare module "ioredis" {
   interface RedisCommander<Context> {
     historyClaim(claim: string, history: string, ...argv: string[]): Result<[string, string?, number?], Context>;
     historyClaimStored(claim: string, messageId: string): Result<number, Context>;
+    historyReplace(history: string, bytes: string, oldMember: string, newMember: string): Result<number, Context>;
   }
 }
 
@@ -28,15 +30,17 @@ interface PendingRoom {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Parses a stored member "<id>\n<JSON>" back into a message; undefined when unreadable. */
-function parseMember(roomId: string, member: string): ChatMessage | undefined {
+function parseMember(member: string): { id: string; stored: StoredMessage } | undefined {
   const newline = member.indexOf("\n");
   try {
-    const m = JSON.parse(member.slice(newline + 1)) as Omit<ChatMessage, "id" | "roomId" | "senderId" | "text">;
-    return { id: member.slice(0, newline), roomId, ...m, senderId: m.userId, text: m.content };
+    return { id: member.slice(0, newline), stored: JSON.parse(member.slice(newline + 1)) as StoredMessage };
   } catch {
     return undefined; // an unreadable entry is skipped, not fatal
   }
 }
+
+/** Marks a member that was edited or deleted (its JSON holds a revision). */
+const REVISED = '"revision":"';
 
 /**
  * History in Redis, shared by every instance: a sorted set per room whose members are
@@ -70,6 +74,7 @@ export class RedisHistoryStore implements HistoryStore {
   ) {
     redis.defineCommand("historyClaim", { numberOfKeys: 2, lua: readLuaScript("claim.lua") });
     redis.defineCommand("historyClaimStored", { numberOfKeys: 1, lua: readLuaScript("claim_stored.lua") });
+    redis.defineCommand("historyReplace", { numberOfKeys: 2, lua: readLuaScript("history_replace.lua") });
   }
 
   /**
@@ -92,33 +97,30 @@ export class RedisHistoryStore implements HistoryStore {
     // Stored without what the member's id prefix and the key already say (id, roomId) and
     // without the web-client aliases (senderId, text), which repeat userId and content.
     // A literal of known shape: cheaper to build and to stringify than a rest copy.
-    const stored = {
-      userId: message.userId,
-      username: message.username,
-      content: message.content,
-      timestamp: message.timestamp,
-      serverTimestamp: message.serverTimestamp,
-      clientMessageId: message.clientMessageId, // left out by JSON when undefined
-    };
-    const member = `${message.id}\n${JSON.stringify(stored)}`;
-    let room = this.pending.get(message.roomId);
-    if (room) {
-      room.members.push(member);
-      room.done.push(done);
-    } else {
-      room = { roomId: message.roomId, members: [member], done: [done], claims: undefined };
-      this.pending.set(message.roomId, room);
-    }
+    const room = this.enqueue(message.roomId, `${message.id}\n${JSON.stringify(storedForm(message))}`, done);
     if (message.clientMessageId !== undefined) {
       (room.claims ??= []).push([
         this.keys.dedupe(message.roomId, message.userId, message.clientMessageId),
         message.id,
       ]);
     }
+  }
+
+  /** Queues a member for the next write (at most one per window). */
+  private enqueue(roomId: string, member: string, done: (err?: Error) => void): PendingRoom {
+    let room = this.pending.get(roomId);
+    if (room) {
+      room.members.push(member);
+      room.done.push(done);
+    } else {
+      room = { roomId, members: [member], done: [done], claims: undefined };
+      this.pending.set(roomId, room);
+    }
     if (this.timer === undefined) {
       const wait = Math.max(0, this.lastFlush + this.options.flushMs - Date.now());
       this.timer = setTimeout(() => void this.flush(), wait);
     }
+    return room;
   }
 
   /**
@@ -185,9 +187,10 @@ export class RedisHistoryStore implements HistoryStore {
    */
   async writeBack(unsynced: UnsyncedHistory): Promise<void> {
     const writes: Promise<void>[] = [];
-    for (const messages of unsynced.messages.values()) {
-      for (const message of messages) {
-        writes.push(new Promise((resolve, reject) => this.append(message, (err) => (err ? reject(err) : resolve()))));
+    for (const [roomId, entries] of unsynced.messages) {
+      for (const { id, stored } of entries) {
+        const member = `${id}\n${JSON.stringify(stored)}`;
+        writes.push(new Promise((resolve, reject) => this.enqueue(roomId, member, (e) => (e ? reject(e) : resolve()))));
       }
     }
     void this.flush();
@@ -219,33 +222,67 @@ export class RedisHistoryStore implements HistoryStore {
     await this.flush();
     const key = this.keys.history(roomId);
     const { limit } = this.options;
-    if (afterId === undefined)
+    if (afterId === undefined) {
       return { messages: this.parse(roomId, await this.redis.zrange(key, -limit, -1)), complete: true };
-    // Both in one round trip: is the client's last message still retained, and what came after it.
-    const [found, after] = await Promise.all([
-      this.redis.zrangeBuffer(
+    }
+    // The whole retained history (bounded): what came after `afterId`, whether `afterId` is
+    // still there, and the older messages edited or deleted since `afterId` was issued.
+    const retained = await this.redis.zrange(key, -limit, -1);
+    const out: HistoryEntry[] = [];
+    let found = false;
+    for (const member of retained) {
+      const id = member.slice(0, member.indexOf("\n"));
+      if (id === afterId) found = true;
+      if (id <= afterId && !member.includes(REVISED)) continue;
+      const parsed = parseMember(member);
+      if (!parsed) continue;
+      if (id > afterId || (parsed.stored.revision !== undefined && parsed.stored.revision > afterId)) {
+        out.push(toEntry(id, roomId, parsed.stored));
+      }
+    }
+    return found ? { messages: out, complete: true } : { messages: this.parse(roomId, retained), complete: false };
+  }
+
+  private parse(roomId: string, members: string[]): HistoryEntry[] {
+    const out: HistoryEntry[] = [];
+    for (const member of members.slice(-this.options.limit)) {
+      const parsed = parseMember(member);
+      if (parsed) out.push(toEntry(parsed.id, roomId, parsed.stored));
+    }
+    return out;
+  }
+
+  /**
+   * Edits or deletes a message: read it, check its author, then swap the member in one
+   * script that fails when the member changed meanwhile (then read again).
+   */
+  async change(change: MessageChange): Promise<ChangeResult> {
+    await this.flush(); // the message may still be queued here
+    const key = this.keys.history(change.roomId);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const [raw] = await this.redis.zrangeBuffer(
         key,
-        Buffer.from(`[${afterId}\n`),
-        Buffer.concat([Buffer.from(`(${afterId}\n`), AFTER_ALL]),
+        Buffer.from(`[${change.id}\n`),
+        Buffer.concat([Buffer.from(`(${change.id}\n`), AFTER_ALL]),
         "BYLEX",
         "LIMIT",
         0,
         1,
-      ),
-      this.redis.zrangeBuffer(key, Buffer.concat([Buffer.from(`(${afterId}\n`), AFTER_ALL]), "+", "BYLEX"),
-    ]);
-    // The set may hold a few more than `limit` until its next trim: keep the newest.
-    if (found.length > 0 && after.length <= limit) return { messages: this.parse(roomId, after), complete: true };
-    return { messages: this.parse(roomId, await this.redis.zrange(key, -limit, -1)), complete: false };
-  }
-
-  private parse(roomId: string, members: (string | Buffer)[]): ChatMessage[] {
-    const out: ChatMessage[] = [];
-    for (const member of members.slice(-this.options.limit)) {
-      const m = parseMember(roomId, member.toString());
-      if (m) out.push(m);
+      );
+      const member = raw?.toString();
+      const parsed = member === undefined ? undefined : parseMember(member);
+      if (!parsed) return { ok: false, reason: "NOT_FOUND" };
+      const applied = applyChange(parsed.stored, change);
+      if (!applied.ok) return applied;
+      const replaced = await this.redis.historyReplace(
+        key,
+        this.keys.historyBytes(change.roomId),
+        member!,
+        `${change.id}\n${JSON.stringify(applied.stored)}`,
+      );
+      if (replaced === 1) return { ok: true, entry: applied.entry };
     }
-    return out;
+    throw new Error("message changed concurrently too often");
   }
 
   async claimClientMessageId(

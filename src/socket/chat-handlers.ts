@@ -15,7 +15,15 @@ import type {
   SocketData,
 } from "./events.js";
 import { existingUsers, socketRoom, userNotice } from "./payloads.js";
-import { describeIssue, joinRoomSchema, sendMessageSchema } from "./schemas.js";
+import {
+  deleteMessageSchema,
+  describeIssue,
+  editMessageSchema,
+  joinRoomSchema,
+  sendMessageSchema,
+  typingSchema,
+} from "./schemas.js";
+import { TypingTracker } from "./typing.js";
 
 export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 export type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -29,6 +37,8 @@ export interface ChatHandlerDeps {
   maxMessageLength: number;
   /** A connection that has not joined a room this long after connecting is closed (0 = never). */
   joinTimeoutMs: number;
+  /** A `typing: true` not renewed within this time ends. */
+  typingTimeoutMs: number;
   nextMessageId: (now: number) => string;
   logger: Logger;
 }
@@ -53,7 +63,14 @@ interface JoinState {
 /** socket.io-parser's PacketType.EVENT: a plain event packet, as `emit` builds it. */
 const EVENT_PACKET = 2;
 
-const KNOWN_EVENTS = new Set(["join_room", "send_message", "leave_session"]);
+const KNOWN_EVENTS = new Set([
+  "join_room",
+  "send_message",
+  "leave_session",
+  "typing",
+  "edit_message",
+  "delete_message",
+]);
 
 /** Socket.IO passes the acknowledgement callback, when there is one, as the last argument. */
 function splitArgs(args: unknown[]): { payload: unknown; ack: Ack | undefined } {
@@ -129,7 +146,7 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): { c
    * operator chain (with `.local`) allocates three operators and four Sets per call, and every
    * message goes this way (bench/RESULTS.md).
    */
-  const emitToOthers = <E extends "receive_message" | "system_message">(
+  const emitToOthers = <E extends keyof ServerToClientEvents>(
     socket: ChatSocket,
     roomId: string,
     event: E,
@@ -144,9 +161,31 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): { c
       },
     );
 
+  /** Sends `event` to a room's sockets but one, from no socket in particular (timers, stores). */
+  const emitToRoom = <E extends keyof ServerToClientEvents>(
+    roomId: string,
+    event: E,
+    payload: Parameters<ServerToClientEvents[E]>[0],
+    exceptSocketId: string,
+  ): void =>
+    io.of("/").adapter.broadcast(
+      { type: EVENT_PACKET, data: [event, payload] },
+      {
+        rooms: new Set([socketRoom(roomId)]),
+        except: new Set([exceptSocketId]),
+        flags: deps.hosts.needsPublish(roomId) ? {} : { local: true },
+      },
+    );
+
+  const typing = new TypingTracker(
+    { timeoutMs: deps.typingTimeoutMs, throttleMs: Math.min(2000, Math.floor(deps.typingTimeoutMs / 3)) },
+    (t, except) => emitToRoom(t.roomId, "user_typing", t, except),
+  );
+
   const leaveCurrentRoom = (socket: ChatSocket): void => {
     const { roomId, userId } = socket.data;
     if (roomId === undefined || userId === undefined) return;
+    typing.stop(roomId, userId, socket.id);
     socket.leave(socketRoom(roomId));
     socket.data = socket.data.token ? { token: socket.data.token } : {};
     presence.leave(socket.id, roomId, userId).catch((err: unknown) => logger.error({ err }, "leave failed"));
@@ -228,6 +267,7 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): { c
   /** Delivers an accepted message, stores it, and acknowledges once it is stored. */
   const deliver = (socket: ChatSocket, message: ChatMessage, ack: Ack | undefined): void => {
     const room = socketRoom(message.roomId);
+    typing.stop(message.roomId, message.userId, socket.id);
     emitToOthers(socket, message.roomId, "receive_message", message);
     metrics.messageAccepted(Math.max(0, (socket.nsp.adapter.rooms.get(room)?.size ?? 1) - 1));
     if (!ack) return deps.history.append(message, logUnstored);
@@ -250,6 +290,81 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): { c
     logger.warn({ err: err.message }, "message not stored");
   };
 
+  /** Message content within the length bound and not blank, or the refusal. */
+  const checkedContent = (content: string): string => {
+    if (content.length > deps.maxMessageLength) {
+      throw new ChatError(
+        ErrorCode.MessageTooLong,
+        `message content is longer than ${deps.maxMessageLength} characters`,
+      );
+    }
+    if (content.trim() === "") throw new ChatError(ErrorCode.InvalidPayload, "message content must not be empty");
+    return content;
+  };
+
+  /** The joined socket's identity, or the refusal. */
+  const identityOf = (socket: ChatSocket, what: string): { roomId: string; userId: string; username: string } => {
+    const { roomId, userId, username } = socket.data;
+    if (roomId === undefined || userId === undefined || username === undefined) {
+      throw new ChatError(ErrorCode.NotJoined, `join a room before ${what}`);
+    }
+    return { roomId, userId, username };
+  };
+
+  const onTyping = (socket: ChatSocket, payload: unknown, ack: Ack | undefined): void => {
+    const { roomId, userId, username } = identityOf(socket, "typing");
+    const parsed = typingSchema.safeParse(payload);
+    if (!parsed.success) throw new ChatError(ErrorCode.InvalidPayload, describeIssue(parsed.error));
+    typing.update(socket.id, roomId, userId, username, parsed.data.isTyping);
+    ack?.({ ok: true });
+  };
+
+  /**
+   * Edits (`content` given) or deletes one of the user's retained messages, tells the room's
+   * other sockets, and acknowledges. Same limits as messages.
+   */
+  const onChange = async (socket: ChatSocket, payload: unknown, ack: Ack | undefined, edit: boolean) => {
+    const { roomId, userId } = identityOf(socket, edit ? "editing messages" : "deleting messages");
+    if (!senderOf(socket).limiter.allowMessage(userId)) {
+      throw new ChatError(ErrorCode.RateLimited, "too many messages, slow down");
+    }
+    let id: string;
+    let content: string | undefined;
+    if (edit) {
+      const parsed = editMessageSchema.safeParse(payload);
+      if (!parsed.success) throw new ChatError(ErrorCode.InvalidPayload, describeIssue(parsed.error));
+      ({ id } = parsed.data);
+      content = checkedContent(parsed.data.content);
+    } else {
+      const parsed = deleteMessageSchema.safeParse(payload);
+      if (!parsed.success) throw new ChatError(ErrorCode.InvalidPayload, describeIssue(parsed.error));
+      ({ id } = parsed.data);
+    }
+    const at = Date.now();
+    const result = await deps.history.change({ roomId, id, userId, content, at, revision: deps.nextMessageId(at) });
+    if (!result.ok) {
+      throw result.reason === "FORBIDDEN"
+        ? new ChatError(ErrorCode.Forbidden, "you can only change your own messages")
+        : new ChatError(ErrorCode.NotFound, "no such message in this room's history");
+    }
+    const entry = result.entry;
+    if ("deleted" in entry) {
+      emitToOthers(socket, roomId, "message_deleted", { id, roomId, deletedAt: at });
+      ack?.({ ok: true, id, deletedAt: at });
+    } else {
+      emitToOthers(socket, roomId, "message_updated", {
+        id,
+        roomId,
+        userId: entry.userId,
+        username: entry.username,
+        content: entry.content,
+        text: entry.content,
+        editedAt: at,
+      });
+      ack?.({ ok: true, id, editedAt: at });
+    }
+  };
+
   /** Validates a send and builds the message, or throws the refusal. */
   const accept = (socket: ChatSocket, limiter: ConnectionLimiter, payload: unknown): ChatMessage => {
     const { roomId, userId, username } = socket.data;
@@ -263,14 +378,7 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): { c
     if ((m.userId !== undefined && m.userId !== userId) || (m.senderId !== undefined && m.senderId !== userId)) {
       throw new ChatError(ErrorCode.Forbidden, "you can only send messages as the user you joined as");
     }
-    const content = (m.content ?? m.text)!;
-    if (content.length > deps.maxMessageLength) {
-      throw new ChatError(
-        ErrorCode.MessageTooLong,
-        `message content is longer than ${deps.maxMessageLength} characters`,
-      );
-    }
-    if (content.trim() === "") throw new ChatError(ErrorCode.InvalidPayload, "message content must not be empty");
+    const content = checkedContent((m.content ?? m.text)!);
     const now = Date.now();
     return {
       id: deps.nextMessageId(now),
@@ -347,6 +455,9 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): { c
     onSendMessage(socket, senderOf(socket), payload, ack),
   );
   const onLeaveEvent = listener("leave_session", (socket, _payload, ack) => onLeaveSession(socket, ack));
+  const onTypingEvent = listener("typing", onTyping);
+  const onEditEvent = listener("edit_message", (socket, payload, ack) => onChange(socket, payload, ack, true));
+  const onDeleteEvent = listener("delete_message", (socket, payload, ack) => onChange(socket, payload, ack, false));
   function onAnyEvent(this: ChatSocket, event: unknown, ...args: unknown[]) {
     const name = typeof event === "string" ? event : String(event);
     if (KNOWN_EVENTS.has(name)) return;
@@ -362,6 +473,7 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): { c
     const { roomId, userId } = this.data;
     logger.info({ socket: this.id, roomId, userId, reason }, "disconnected");
     if (roomId === undefined || userId === undefined) return;
+    typing.stop(roomId, userId, this.id);
     presence.drop(this.id, roomId, userId).catch((err: unknown) => logger.error({ err }, "drop failed"));
   }
 
@@ -422,8 +534,16 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): { c
     socket.on("join_room", onJoinEvent);
     socket.on("send_message", onSendEvent);
     socket.on("leave_session", onLeaveEvent);
+    socket.on("typing", onTypingEvent);
+    socket.on("edit_message", onEditEvent);
+    socket.on("delete_message", onDeleteEvent);
     socket.onAny(onAnyEvent);
     socket.on("disconnect", onDisconnect);
   });
-  return { close: () => clearInterval(sweep) };
+  return {
+    close: () => {
+      clearInterval(sweep);
+      typing.close();
+    },
+  };
 }

@@ -4,6 +4,8 @@ export const ErrorCode = {
   MessageTooLong: "MESSAGE_TOO_LONG",
   NotJoined: "NOT_JOINED",
   Forbidden: "FORBIDDEN",
+  /** No such message in the room's retained history. */
+  NotFound: "NOT_FOUND",
   UnknownEvent: "UNKNOWN_EVENT",
   RateLimited: "RATE_LIMITED",
   /** The connection did not join a room within JOIN_TIMEOUT_MS and is being closed. */

@@ -10,6 +10,9 @@ export interface ClientToServerEvents {
   join_room: (payload: unknown, ack?: Ack) => void;
   send_message: (payload: unknown, ack?: Ack) => void;
   leave_session: (payload?: unknown, ack?: Ack) => void;
+  typing: (payload: unknown, ack?: Ack) => void;
+  edit_message: (payload: unknown, ack?: Ack) => void;
+  delete_message: (payload: unknown, ack?: Ack) => void;
 }
 
 /** `receive_message`: the seed's fields plus the deployed web client's names (senderId, text). */
@@ -25,12 +28,51 @@ export interface ChatMessage {
   text: string;
   /** The sender's own id for the message, when it gave one. */
   clientMessageId?: string;
+  /** When the author last edited it (server time, ms). */
+  editedAt?: number;
+}
+
+/** What history returns for a deleted message. */
+export interface MessageTombstone {
+  id: string;
+  roomId: string;
+  deleted: true;
+  deletedAt: number;
+}
+
+/** A message of the history: its current version, or its tombstone. */
+export type HistoryEntry = ChatMessage | MessageTombstone;
+
+/** `message_updated`: an edit, sent to the room's other sockets. */
+export interface MessageUpdated {
+  id: string;
+  roomId: string;
+  userId: string;
+  username: string;
+  content: string;
+  text: string;
+  editedAt: number;
+}
+
+/** `message_deleted`: a delete, sent to the room's other sockets. */
+export interface MessageDeleted {
+  id: string;
+  roomId: string;
+  deletedAt: number;
+}
+
+/** `user_typing`: whether a user of the room is typing. */
+export interface UserTyping {
+  roomId: string;
+  userId: string;
+  username: string;
+  isTyping: boolean;
 }
 
 /** `chat_history`: a room's stored messages, oldest first (sent on every join). */
 export interface ChatHistory {
   roomId: string;
-  messages: ChatMessage[];
+  messages: HistoryEntry[];
   /** False when a catch-up by `lastMessageId` could not be complete (see HistoryPage). */
   complete: boolean;
 }
@@ -54,6 +96,9 @@ export interface ServerToClientEvents {
   system_message: (message: SystemMessage) => void;
   chat_error: (error: ChatErrorBody & { event: string }) => void;
   chat_history: (history: ChatHistory) => void;
+  user_typing: (typing: UserTyping) => void;
+  message_updated: (update: MessageUpdated) => void;
+  message_deleted: (deletion: MessageDeleted) => void;
 }
 
 export type InterServerEvents = Record<string, never>;

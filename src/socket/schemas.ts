@@ -79,6 +79,21 @@ export const sendMessageSchema = z.object(
 );
 export type SendMessagePayload = z.infer<typeof sendMessageSchema>;
 
+/** `typing`: whether the user is typing in the socket's room. */
+export const typingSchema = z.object(
+  { isTyping: z.boolean({ message: "isTyping must be true or false" }) },
+  { message: "typing expects {isTyping}" },
+);
+
+/** `edit_message`: new content for one of the user's own messages. */
+export const editMessageSchema = z.object(
+  { id: identifier("id"), content: content("content") },
+  { message: "edit_message expects {id, content}" },
+);
+
+/** `delete_message`: one of the user's own messages. */
+export const deleteMessageSchema = z.object({ id: identifier("id") }, { message: "delete_message expects {id}" });
+
 /** The first problem of a failed parse, as one sentence. */
 export function describeIssue(error: z.ZodError): string {
   const issue = error.issues[0];

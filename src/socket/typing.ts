@@ -1,0 +1,83 @@
+import type { UserTyping } from "./events.js";
+
+interface TypingState {
+  roomId: string;
+  userId: string;
+  username: string;
+  /** The socket that last said the user is typing (not told its own state back). */
+  socketId: string;
+  lastRelay: number;
+  timer: NodeJS.Timeout;
+}
+
+/** Sends a typing change to the room's sockets but `exceptSocketId`. */
+export type TypingRelay = (typing: UserTyping, exceptSocketId: string) => void;
+
+/**
+ * Who is typing in the rooms of this instance's sockets. Never stored: a user's state lives
+ * on the instance of the socket that reported it, and reaches the room's other sockets (on
+ * every instance) as `user_typing`. A `true` is relayed when it starts, then at most once per
+ * `throttleMs` while it is renewed; one not renewed within `timeoutMs` ends with a `false`,
+ * as do a message, a leave or a drop of that user (see {@link stop}).
+ */
+export class TypingTracker {
+  private readonly typing = new Map<string, TypingState>();
+
+  constructor(
+    private readonly options: { timeoutMs: number; throttleMs: number },
+    private readonly relay: TypingRelay,
+  ) {}
+
+  /** A socket of the user says whether they are typing. */
+  update(socketId: string, roomId: string, userId: string, username: string, isTyping: boolean): void {
+    const key = `${roomId}\n${userId}`; // identifiers hold no control characters
+    const state = this.typing.get(key);
+    if (!isTyping) {
+      if (state) this.end(key, state, socketId);
+      return;
+    }
+    const now = Date.now();
+    if (state) {
+      clearTimeout(state.timer);
+      state.timer = this.expiry(key);
+      state.socketId = socketId;
+      state.username = username;
+      if (now - state.lastRelay < this.options.throttleMs) return;
+      state.lastRelay = now;
+    } else {
+      this.typing.set(key, { roomId, userId, username, socketId, lastRelay: now, timer: this.expiry(key) });
+    }
+    this.relay({ roomId, userId, username, isTyping: true }, socketId);
+  }
+
+  /** Ends the user's typing, if any (they sent a message, left or dropped). */
+  stop(roomId: string, userId: string, socketId: string): void {
+    if (this.typing.size === 0) return; // the message path: nothing to look up most of the time
+    const key = `${roomId}\n${userId}`;
+    const state = this.typing.get(key);
+    if (state) this.end(key, state, socketId);
+  }
+
+  close(): void {
+    for (const state of this.typing.values()) clearTimeout(state.timer);
+    this.typing.clear();
+  }
+
+  private expiry(key: string): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      const state = this.typing.get(key);
+      if (state) this.end(key, state, state.socketId);
+    }, this.options.timeoutMs);
+    timer.unref();
+    return timer;
+  }
+
+  private end(key: string, state: TypingState, exceptSocketId: string): void {
+    clearTimeout(state.timer);
+    this.typing.delete(key);
+    this.relay(
+      { roomId: state.roomId, userId: state.userId, username: state.username, isTyping: false },
+      exceptSocketId,
+    );
+  }
+}
