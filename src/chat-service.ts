@@ -237,7 +237,10 @@ export class ChatService {
   /** Connects to Redis (or falls back to memory within the connect timeout) and listens. */
   async start(): Promise<number> {
     const connected = await this.redis.connect(this.config.redis.connectTimeoutMs);
-    if (connected) {
+    const unusable = connected ? await this.redis.unusableBecause() : undefined;
+    if (unusable) {
+      this.store.refuseShared(unusable);
+    } else if (connected) {
       await this.store.recover();
     } else {
       this.logger.warn(
@@ -263,7 +266,8 @@ export class ChatService {
   /** What /ready reports as wrong although the service runs. */
   private problems(): Record<string, string> {
     const out: Record<string, string> = {};
-    if (this.store.lastRecoveryError) out.roomState = `write-back failed: ${this.store.lastRecoveryError}`;
+    if (this.store.refusal) out.roomState = this.store.refusal;
+    else if (this.store.lastRecoveryError) out.roomState = `write-back failed: ${this.store.lastRecoveryError}`;
     if (this.lastSyncFailure) out.presence = this.lastSyncFailure;
     if (this.history.lastWriteBackError) out.history = `write-back failed: ${this.history.lastWriteBackError}`;
     return out;

@@ -125,6 +125,24 @@ export class RedisConnection {
     }
   }
 
+  /**
+   * Why the Redis that answered cannot serve as shared state, or undefined when it can:
+   * a Redis Cluster (ElastiCache Serverless, MemoryDB, cluster mode) spreads keys over
+   * slots that the room scripts do not respect yet.
+   */
+  async unusableBecause(): Promise<string | undefined> {
+    try {
+      const info = await this.command.info("cluster");
+      if (/^cluster_enabled:1/m.test(info)) {
+        return "redis is a Redis Cluster (cluster mode enabled), which this version does not support yet: point REDIS_HOST at a single primary";
+      }
+    } catch (err) {
+      // INFO may be renamed or refused (managed Redis): nothing to conclude from that.
+      this.logger.debug({ err: (err as Error).message }, "redis INFO cluster failed");
+    }
+    return undefined;
+  }
+
   get isReady(): boolean {
     return this.command.status === "ready";
   }

@@ -23,6 +23,8 @@ export class FailoverRoomStore implements RoomStore {
   private currentMode: StoreMode;
   /** Why the last attempt to return to shared mode failed although Redis answered (for /ready). */
   lastRecoveryError: string | undefined;
+  /** Set when the Redis found cannot be used at all (see {@link refuseShared}). */
+  refusal: string | undefined;
 
   constructor(
     private readonly redis: RoomStore,
@@ -57,12 +59,22 @@ export class FailoverRoomStore implements RoomStore {
   }
 
   /**
+   * Never enters shared mode: the Redis answering is one this service cannot use (a Redis
+   * Cluster). Said once, at error level, and shown by /ready, never silent.
+   */
+  refuseShared(reason: string): void {
+    this.refusal = reason;
+    this.options.logger.error({ reason }, "redis cannot be used: serving from memory");
+    if (this.currentMode === "shared") this.enterMemoryMode(reason);
+  }
+
+  /**
    * In memory mode, tries Redis once: when it answers, writes this instance's state back and
    * returns to shared mode. Returns the users to announce as reconnected, or null when Redis
    * is still away (or the store was already shared).
    */
   async recover(): Promise<Departure[] | null> {
-    if (this.currentMode === "shared") return null;
+    if (this.currentMode === "shared" || this.refusal !== undefined) return null;
     try {
       await this.redis.heartbeat(this.options.instanceId, this.options.leaseMs);
       // The snapshot is taken and sent before any later change can be, so nothing is lost.

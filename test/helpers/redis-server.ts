@@ -10,11 +10,15 @@ import { spawnTracked } from "./process.js";
 export class RedisServer {
   private process: ChildProcess | undefined;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly extraArgs: (port: number) => string[] = () => [],
+  ) {}
 
-  static async start(): Promise<RedisServer> {
+  /** Starts a server; `extraArgs` adds options (given the port), e.g. for a cluster node. */
+  static async start(extraArgs?: (port: number) => string[]): Promise<RedisServer> {
     for (let attempt = 0; ; attempt++) {
-      const server = new RedisServer(await freePort());
+      const server = new RedisServer(await freePort(), extraArgs);
       try {
         await server.restart();
         return server;
@@ -37,7 +41,19 @@ export class RedisServer {
     if (this.process) throw new Error("redis-server already running");
     const child = spawnTracked(
       "redis-server",
-      ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"],
+      [
+        "--port",
+        String(this.port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--loglevel",
+        "warning",
+        ...this.extraArgs(this.port),
+      ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     this.process = child;
