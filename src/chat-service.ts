@@ -24,6 +24,7 @@ import { RedisConnection } from "./redis/connection.js";
 import { RedisKeys } from "./redis/keys.js";
 import { registerChatHandlers, type ChatServer } from "./socket/chat-handlers.js";
 import { createMessageIdGenerator } from "./socket/message-id.js";
+import { subscribeSequenced } from "./socket/sequenced-delivery.js";
 import { chatRoomOf, socketRoom, userNotice } from "./socket/payloads.js";
 import { FailoverRoomStore } from "./store/failover-room-store.js";
 import { MemoryRoomStore } from "./store/memory-room-store.js";
@@ -50,7 +51,7 @@ export class ChatService {
   private readonly redisHistory: RedisHistoryStore;
   private readonly history: FailoverHistoryStore;
   readonly metrics: Metrics;
-  private readonly handlers: { close: () => void };
+  private readonly handlers: ReturnType<typeof registerChatHandlers>;
   private accepting = false;
   private lastSyncFailure: string | undefined;
   private stopping: Promise<void> | undefined;
@@ -179,8 +180,13 @@ export class ChatService {
       joinTimeoutMs: config.rateLimits.joinTimeoutMs,
       typingTimeoutMs: config.typingTimeoutMs,
       nextMessageId: createMessageIdGenerator(randomBytes(3).toString("hex")),
+      sequencer: {
+        active: () => this.store.mode === "shared",
+        send: (message, socketId) => this.redisHistory.sequence(message, socketId, keys.sequencedChannel),
+      },
       logger,
     });
+    subscribeSequenced(this.redis.subscriber, keys.sequencedChannel, this.handlers.deliverSequenced, logger);
   }
 
   /**

@@ -13,7 +13,7 @@ const AFTER_ALL = Buffer.from([0xff]);
 declare module "ioredis" {
   interface RedisCommander<Context> {
     historyClaim(claim: string, history: string, ...argv: string[]): Result<[string, string?, number?], Context>;
-    historyClaimStored(claim: string, messageId: string): Result<number, Context>;
+    historyClaimStored(claim: string, messageId: string, storedId?: string): Result<number, Context>;
     historyReplace(history: string, bytes: string, oldMember: string, newMember: string): Result<number, Context>;
   }
 }
@@ -60,7 +60,8 @@ export class RedisHistoryStore implements HistoryStore {
   private lastFlush = 0;
   /** The last batch sent; once it has settled, so have all before it (one connection, in order). */
   private lastWrite: Promise<void> = Promise.resolve();
-  private readonly appendScript = new WriterScript("history_append.lua");
+  private readonly appendScript = new WriterScript("history_lib.lua", "history_append.lua");
+  private readonly sequenceScript = new WriterScript("history_lib.lua", "history_sequence.lua");
 
   /**
    * `redis` serves reads and dedupe claims; `writer`, a connection of its own, the appends
@@ -209,6 +210,51 @@ export class RedisHistoryStore implements HistoryStore {
           : null,
       ),
     );
+  }
+
+  /**
+   * Stores a message of a room several instances serve and publishes it on `channel` in the
+   * same script (lua/history_sequence.lua), so every instance delivers the room's messages in
+   * the history's order. Resolves with the id it was stored under (the proposed one, or the
+   * next after the newest stored when that sorts first). Sent at once on the writer
+   * connection; appends still queued here have smaller ids, so the history's order holds.
+   */
+  async sequence(message: ChatMessage, socketId: string, channel: string): Promise<string> {
+    const { limit, maxBytes, retentionMs, timeoutMs } = this.options;
+    const { roomId } = message;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`sequenced write not answered within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      const id = String(
+        await Promise.race([
+          this.sequenceScript.run(
+            this.writer,
+            [this.keys.history(roomId), this.keys.historyBytes(roomId), this.keys.room(roomId)],
+            [
+              String(limit + Math.max(16, Math.floor(limit / 8))),
+              String(limit),
+              String(maxBytes),
+              String(retentionMs),
+              message.id,
+              JSON.stringify(storedForm(message)),
+              channel,
+              socketId,
+              roomId,
+            ],
+          ),
+          timeout,
+        ]),
+      );
+      if (message.clientMessageId !== undefined) {
+        const claim = this.keys.dedupe(roomId, message.userId, message.clientMessageId);
+        this.redis.historyClaimStored(claim, message.id, id).catch(() => {}); // best effort, as markStored
+      }
+      return id;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Marks the claims of stored messages, so their retries are duplicates even once trimmed. */

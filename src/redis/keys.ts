@@ -54,6 +54,11 @@ export class RedisKeys {
     return `${this.prefix}presence:hosts`;
   }
 
+  /** Channel of the messages of rooms several instances serve, in their one order (see lua/history_sequence.lua). */
+  get sequencedChannel(): string {
+    return `${this.prefix}chat:sequenced`;
+  }
+
   /** Key prefix of the Socket.IO Redis adapter's channels. */
   get adapterChannel(): string {
     return `${this.prefix}socket.io`;

@@ -14,8 +14,9 @@ export class WriterScript {
   private readonly source: string;
   private readonly sha1: string;
 
-  constructor(file: string) {
-    this.source = readLuaScript(file);
+  /** The script of `files`, concatenated (helpers first). */
+  constructor(...files: string[]) {
+    this.source = files.map(readLuaScript).join("\n");
     this.sha1 = createHash("sha1").update(this.source).digest("hex");
   }
 

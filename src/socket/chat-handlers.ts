@@ -24,6 +24,7 @@ import {
   typingSchema,
 } from "./schemas.js";
 import { TypingTracker } from "./typing.js";
+import type { MessageIdGenerator } from "./message-id.js";
 
 export type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 export type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -39,8 +40,18 @@ export interface ChatHandlerDeps {
   joinTimeoutMs: number;
   /** A `typing: true` not renewed within this time ends. */
   typingTimeoutMs: number;
-  nextMessageId: (now: number) => string;
+  nextMessageId: MessageIdGenerator;
+  /** The one-order path of rooms several instances serve (see lua/history_sequence.lua). */
+  sequencer: Sequencer;
   logger: Logger;
+}
+
+/** Stores and publishes a message through Redis, which gives every instance one order. */
+export interface Sequencer {
+  /** Whether the path is open (shared mode). */
+  active(): boolean;
+  /** Resolves with the id the message was stored and published under. */
+  send(message: ChatMessage, socketId: string): Promise<string>;
 }
 
 /** Refusals of one connection logged per abuse window; the rest are only counted. */
@@ -86,7 +97,10 @@ function refuse(socket: ChatSocket, event: string, ack: Ack | undefined, err: Ch
 }
 
 /** Wires the chat protocol (see PROTOCOL.md) onto every connecting socket. */
-export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): { close: () => void } {
+export function registerChatHandlers(
+  io: ChatServer,
+  deps: ChatHandlerDeps,
+): { close: () => void; deliverSequenced: (message: ChatMessage, exceptSocketId: string) => void } {
   const { presence, logger, metrics } = deps;
 
   /** Answers a refusal and counts it. */
@@ -264,10 +278,59 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): { c
     ack?.({ ok: true, roomId, userId, users, messages, complete });
   };
 
+  /**
+   * Rooms with sequenced sends still unanswered: they stay on that path until the answers
+   * are in, so a later message cannot overtake an earlier one when the room's other hosts go.
+   */
+  const sequencedInFlight = new Map<string, number>();
+
+  /**
+   * A room served by several instances: its messages go through Redis first (stored and
+   * published by one script), and every instance, this one included, delivers them as Redis
+   * hands them out, so all members see one order, the history's. Costs the room a round trip
+   * before delivery; rooms of one instance never come here.
+   */
+  const sendSequenced = (socket: ChatSocket, message: ChatMessage, ack: Ack | undefined): void => {
+    const { roomId } = message;
+    sequencedInFlight.set(roomId, (sequencedInFlight.get(roomId) ?? 0) + 1);
+    metrics.messageAccepted(Math.max(0, (socket.nsp.adapter.rooms.get(socketRoom(roomId))?.size ?? 1) - 1));
+    deps.sequencer
+      .send(message, socket.id)
+      .then(
+        (id) => {
+          message.id = id;
+          ack?.({ ok: true, id, timestamp: message.serverTimestamp });
+        },
+        (err: Error) => {
+          // Redis failed: delivered as a room of one instance would be, and said unstored.
+          logUnstored(err);
+          emitToOthers(socket, roomId, "receive_message", message);
+          ack?.({ ok: true, id: message.id, timestamp: message.serverTimestamp, stored: false });
+        },
+      )
+      .finally(() => {
+        const n = sequencedInFlight.get(roomId)! - 1;
+        if (n === 0) sequencedInFlight.delete(roomId);
+        else sequencedInFlight.set(roomId, n);
+      });
+  };
+
+  /** A sequenced message from Redis: to this instance's sockets of the room, but its sender. */
+  const deliverSequenced = (message: ChatMessage, exceptSocketId: string): void => {
+    deps.nextMessageId.observe(message.id); // ids issued here later sort after it
+    io.of("/").adapter.broadcast(
+      { type: EVENT_PACKET, data: ["receive_message", message] },
+      { rooms: new Set([socketRoom(message.roomId)]), except: new Set([exceptSocketId]), flags: { local: true } },
+    );
+  };
+
   /** Delivers an accepted message, stores it, and acknowledges once it is stored. */
   const deliver = (socket: ChatSocket, message: ChatMessage, ack: Ack | undefined): void => {
     const room = socketRoom(message.roomId);
     typing.stop(message.roomId, message.userId, socket.id);
+    if (deps.sequencer.active() && (deps.hosts.needsPublish(message.roomId) || sequencedInFlight.has(message.roomId))) {
+      return sendSequenced(socket, message, ack);
+    }
     emitToOthers(socket, message.roomId, "receive_message", message);
     metrics.messageAccepted(Math.max(0, (socket.nsp.adapter.rooms.get(room)?.size ?? 1) - 1));
     if (!ack) return deps.history.append(message, logUnstored);
@@ -541,6 +604,7 @@ export function registerChatHandlers(io: ChatServer, deps: ChatHandlerDeps): { c
     socket.on("disconnect", onDisconnect);
   });
   return {
+    deliverSequenced,
     close: () => {
       clearInterval(sweep);
       typing.close();

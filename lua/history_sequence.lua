@@ -1,0 +1,45 @@
+-- Stores and publishes one message of a room served by several instances, so that every
+-- instance delivers the room's messages in one order, the history's: Redis runs scripts one
+-- at a time and delivers a channel's messages in the order they were published.
+-- KEYS: the room's history, its byte count, its users hash.
+-- ARGV: threshold, limit, max bytes, retention (ms) (as history_append.lua); the id the
+-- sender proposes; the message's stored JSON; the channel; the sending socket's id; the room id.
+-- The message gets the proposed id, or, when that would not sort after the newest stored
+-- message (another instance's clock is ahead), the next id after it, so ids ascend in the
+-- order of delivery. Returns the id.
+local bounds = {
+  threshold = tonumber(ARGV[1]),
+  limit = tonumber(ARGV[2]),
+  max_bytes = tonumber(ARGV[3]),
+  retention_ms = tonumber(ARGV[4]),
+}
+local id, stored, channel, socket_id, room_id = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local key, bytes_key, users_key = KEYS[1], KEYS[2], KEYS[3]
+
+-- Ids are "<time, 9 base-36 digits>-<sequence, 4 base-36 digits>-<instance tag>". Compared
+-- by their numbers, not as strings: Lua compares strings by the server's locale.
+local function parts(message_id)
+  return tonumber(string.sub(message_id, 1, 9), 36), tonumber(string.sub(message_id, 11, 14), 36)
+end
+
+local newest = redis.call('ZRANGE', key, -1, -1)[1]
+if newest then
+  local newest_id = string.sub(newest, 1, (string.find(newest, '\n', 1, true) or (#newest + 1)) - 1)
+  local nt, ns = parts(newest_id)
+  local pt, ps = parts(id)
+  if nt and ns and pt and ps and not (pt > nt or (pt == nt and ps > ns)) then
+    -- The newest one's time with the next sequence number, and the sender's tag.
+    local digits, n = '', ns + 1
+    for _ = 1, 4 do
+      local d = n % 36
+      digits = string.sub('0123456789abcdefghijklmnopqrstuvwxyz', d + 1, d + 1) .. digits
+      n = math.floor(n / 36)
+    end
+    id = string.sub(newest_id, 1, 9) .. '-' .. digits .. '-' .. string.sub(id, 16)
+  end
+end
+
+local member = id .. '\n' .. stored
+if bounds.limit > 0 then add_to_history(key, bytes_key, users_key, { member }, 1, 1, bounds) end
+redis.call('PUBLISH', channel, id .. '\n' .. socket_id .. '\n' .. room_id .. '\n' .. stored)
+return id
