@@ -1,3 +1,5 @@
+import type { ChatErrorBody, ErrorCode as ProtocolErrorCode } from "../../client/dist/protocol.js";
+
 /** Why an event was refused; sent as `code` in acknowledgements and `chat_error` events. */
 export const ErrorCode = {
   InvalidPayload: "INVALID_PAYLOAD",
@@ -16,10 +18,12 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-export interface ChatErrorBody {
-  code: ErrorCode;
-  message: string;
-}
+/** The protocol's list of codes (client/src/protocol.ts) is this one: each must be the other. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const sameCodes: Same<ErrorCode, ProtocolErrorCode> = true;
+void sameCodes;
+
+export type { ChatErrorBody } from "../../client/dist/protocol.js";
 
 /** A refusal meant for the client: the handler answers it and nothing else happens. */
 export class ChatError extends Error {

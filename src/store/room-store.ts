@@ -1,8 +1,7 @@
+import type { UserRef } from "../../client/dist/protocol.js";
+
 /** A user as other members see them. */
-export interface UserRef {
-  userId: string;
-  username: string;
-}
+export type { UserRef };
 
 /** Identifies one user's presence in one room. */
 export interface PresenceKey {
