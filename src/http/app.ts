@@ -30,8 +30,11 @@ export function createApp(
 ): Express {
   const app = express();
   app.disable("x-powered-by");
-  // The demo chat page: plain HTML plus the Socket.IO client the service serves itself.
-  if (options.demoPage) app.use(express.static(fileURLToPath(new URL("../../public/", import.meta.url))));
+  // Built on the typed client, served as ES modules beside it (client/dist, built with the service).
+  if (options.demoPage) {
+    app.use(express.static(fileURLToPath(new URL("../../public/", import.meta.url))));
+    app.use("/client", express.static(fileURLToPath(new URL("../../client/dist/", import.meta.url))));
+  }
   app.get("/health", (_req, res) => {
     res.json({ status: "ok", service: "chat-service", mode: status.mode(), instanceId: status.instanceId });
   });
