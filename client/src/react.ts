@@ -40,20 +40,22 @@ export function useChat(options: ChatClientOptions): ChatState {
 
   const discontinuity = useRef(false);
   const version = useRef(0);
+  const notifyRef = useRef<() => void>(() => {});
   const subscribe = useCallback(
     (notify: () => void) => {
-      const offChange = client.on("change", () => {
+      notifyRef.current = () => {
         version.current++;
         notify();
-      });
+      };
+      const offChange = client.on("change", () => notifyRef.current());
       const offGap = client.on("discontinuity", () => {
         discontinuity.current = true;
-        version.current++;
-        notify();
+        notifyRef.current();
       });
       return () => {
         offChange();
         offGap();
+        notifyRef.current = () => {};
       };
     },
     [client],
@@ -77,7 +79,7 @@ export function useChat(options: ChatClientOptions): ChatState {
     leave: () => client.leave(),
     dismissDiscontinuity: () => {
       discontinuity.current = false;
-      version.current++;
+      notifyRef.current();
     },
   };
 }
