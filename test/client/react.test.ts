@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { createElement } from "react";
 import TestRenderer, { act } from "react-test-renderer";
 import { useChat, type ChatState } from "../../client/src/react.js";
