@@ -149,6 +149,7 @@ export class ChatService {
         this.metrics.notices.inc({ type });
         const target = this.hosts.needsPublish(d.roomId) ? this.io : this.io.local;
         target.to(socketRoom(d.roomId)).emit("system_message", userNotice(type, d.roomId, d));
+        if (type === "disconnect") this.handlers.userDeparted(d.roomId, d.userId);
       };
     const announcer: PresenceAnnouncer = { departed: announce("disconnect"), reconnected: announce("reconnect") };
     this.presence = new PresenceService(

@@ -100,7 +100,11 @@ function refuse(socket: ChatSocket, event: string, ack: Ack | undefined, err: Ch
 export function registerChatHandlers(
   io: ChatServer,
   deps: ChatHandlerDeps,
-): { close: () => void; deliverSequenced: (message: ChatMessage, exceptSocketId: string) => void } {
+): {
+  close: () => void;
+  deliverSequenced: (message: ChatMessage, exceptSocketId: string) => void;
+  userDeparted: (roomId: string, userId: string) => void;
+} {
   const { presence, logger, metrics } = deps;
 
   /** Answers a refusal and counts it. */
@@ -199,10 +203,13 @@ export function registerChatHandlers(
   const leaveCurrentRoom = (socket: ChatSocket): void => {
     const { roomId, userId } = socket.data;
     if (roomId === undefined || userId === undefined) return;
-    typing.stop(roomId, userId, socket.id);
     socket.leave(socketRoom(roomId));
     socket.data = socket.data.token ? { token: socket.data.token } : {};
-    presence.leave(socket.id, roomId, userId).catch((err: unknown) => logger.error({ err }, "leave failed"));
+    // Typing ends with the leave, told after the leave's notice (when there is one).
+    presence
+      .leave(socket.id, roomId, userId)
+      .catch((err: unknown) => logger.error({ err }, "leave failed"))
+      .finally(() => typing.stop(roomId, userId, socket.id));
   };
 
   /**
@@ -536,7 +543,8 @@ export function registerChatHandlers(
     const { roomId, userId } = this.data;
     logger.info({ socket: this.id, roomId, userId, reason }, "disconnected");
     if (roomId === undefined || userId === undefined) return;
-    typing.stop(roomId, userId, this.id);
+    // A drop does not end typing by itself: the user may be back within the grace period.
+    // Their confirmed departure does (userDeparted), and so does the typing timeout.
     presence.drop(this.id, roomId, userId).catch((err: unknown) => logger.error({ err }, "drop failed"));
   }
 
@@ -605,6 +613,8 @@ export function registerChatHandlers(
   });
   return {
     deliverSequenced,
+    /** A departure was announced in the room: the user's typing ends, told after the notice. */
+    userDeparted: (roomId: string, userId: string) => typing.stop(roomId, userId, ""),
     close: () => {
       clearInterval(sweep);
       typing.close();

@@ -18,7 +18,7 @@ export type TypingRelay = (typing: UserTyping, exceptSocketId: string) => void;
  * on the instance of the socket that reported it, and reaches the room's other sockets (on
  * every instance) as `user_typing`. A `true` is relayed when it starts, then at most once per
  * `throttleMs` while it is renewed; one not renewed within `timeoutMs` ends with a `false`,
- * as do a message, a leave or a drop of that user (see {@link stop}).
+ * as do a message, a leave or a confirmed departure of that user (see {@link stop}).
  */
 export class TypingTracker {
   private readonly typing = new Map<string, TypingState>();
@@ -50,7 +50,7 @@ export class TypingTracker {
     this.relay({ roomId, userId, username, isTyping: true }, socketId);
   }
 
-  /** Ends the user's typing, if any (they sent a message, left or dropped). */
+  /** Ends the user's typing, if any (they sent a message, left, or their departure was confirmed). */
   stop(roomId: string, userId: string, socketId: string): void {
     if (this.typing.size === 0) return; // the message path: nothing to look up most of the time
     const key = `${roomId}\n${userId}`;

@@ -92,6 +92,23 @@ describe.each([
     });
   });
 
+  it("ends typing at the typist's confirmed departure, after its notice, not at the drop", async () => {
+    const room = newRoom();
+    const alice = await client("alice", room);
+    const bob = await client("bob", room);
+    const started = nextEvent(bob, "user_typing");
+    alice.emit("typing", { isTyping: true });
+    await started;
+    const events: string[] = [];
+    bob.on("system_message", (m) => events.push(`${m.eventType}:${m.userId}`));
+    bob.on("user_typing", (t) => events.push(`typing ${t.isTyping}:${t.userId}`));
+    const ended = nextEvent(bob, "user_typing", (t) => t.isTyping === false, 5000);
+    alice.disconnect();
+    await ended;
+    // The grace period (400 ms in tests) is shorter than the typing timeout (600 ms here).
+    expect(events).toEqual(["disconnect:alice", "typing false:alice"]);
+  });
+
   it("edits and deletes by the author only; the others are told; history returns the current versions", async () => {
     const room = newRoom();
     const alice = await client("alice", room);
