@@ -179,3 +179,35 @@ describe("ChatClient, two instances", () => {
     expect(contents(bob)).toEqual(["while the server restarts"]);
   });
 });
+
+describe("ChatClient with token auth", () => {
+  const SECRET = "a-test-secret-of-enough-length";
+  let svc: RunningService;
+
+  beforeAll(async () => {
+    svc = await startService({ AUTH_JWT_SECRET: SECRET });
+  });
+  afterAll(async () => {
+    await svc.stop();
+  });
+
+  it("asks for a fresh token at every connection", async () => {
+    const { SignJWT } = await import("jose");
+    let issued = 0;
+    const token = () => {
+      issued++;
+      return new SignJWT({ username: "Ada" })
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject("ada")
+        .setExpirationTime("5m")
+        .sign(new TextEncoder().encode(SECRET));
+    };
+    const ada = open(svc.url, "ada", "client-auth", { token });
+    await connected(ada);
+    expect(issued).toBe(1);
+    dropConnection(ada);
+    await until(ada, () => ada.connectionState === "reconnecting", "ada reconnecting");
+    await connected(ada);
+    expect(issued).toBe(2);
+  });
+});
