@@ -112,16 +112,20 @@ const nearValidMessage = fc.oneof(
   fc.record({ message: fc.record({ senderId: who, text }) }),
 );
 const nearValidJoin = fc.record({ userId: who, username: text, roomId: fc.constantFrom(ROOM, "elsewhere", "") });
+const nearValidChange = fc.oneof(
+  fc.record({ isTyping: fc.oneof(fc.boolean(), field) }, { requiredKeys: [] }),
+  fc.record({ id: fc.oneof(text, field), content: fc.oneof(text, field) }, { requiredKeys: [] }),
+);
 const eventName = fc
   .oneof(
-    fc.constantFrom("join_room", "send_message"),
+    fc.constantFrom("join_room", "send_message", "typing", "edit_message", "delete_message"),
     fc.constantFrom("__proto__", "constructor", "toString", "receive_message", "system_message", "chat_error"),
     fc.string({ maxLength: 30 }),
   )
   .filter((name) => !RESERVED.has(name));
 const payloads = fc.oneof(
   fc.array(fc.oneof(value, joinLike, messageLike), { maxLength: 3 }),
-  fc.tuple(fc.oneof(nearValidMessage, nearValidJoin)),
+  fc.tuple(fc.oneof(nearValidMessage, nearValidJoin, nearValidChange)),
 );
 
 const storedRoom = async () => {
@@ -145,7 +149,7 @@ describe("fuzzing a running instance", () => {
       const ack = await fuzzer.timeout(5000).emitWithAck(event, ...args);
       expect(typeof ack?.ok).toBe("boolean");
       if (ack.ok) {
-        expect(["join_room", "send_message"]).toContain(event);
+        expect(["join_room", "send_message", "typing"]).toContain(event);
         if (event === "send_message") accepted++;
       } else {
         expect(typeof ack.error.code).toBe("string");
