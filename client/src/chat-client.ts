@@ -209,9 +209,18 @@ export class ChatClient {
     if (this.joined) this.socket.emit("typing", { isTyping }, () => {});
   }
 
-  /** Leaves the room for good: the others are told at once, and the client stops. */
-  leave(): void {
-    if (this.joined) this.socket.emit("leave_session", () => {});
+  /**
+   * Leaves the room for good: the others are told at once, and the client stops. Resolves
+   * once the server has the leave (or did not answer within the acknowledgement timeout),
+   * so a page may unload after it without losing it.
+   */
+  async leave(): Promise<void> {
+    if (this.joined) {
+      await this.socket
+        .timeout(Math.min(this.ackTimeoutMs, 2000))
+        .emitWithAck("leave_session")
+        .catch(() => {});
+    }
     this.close();
   }
 

@@ -14,7 +14,7 @@ export interface ChatState {
   edit: (id: string, content: string) => Promise<void>;
   remove: (id: string) => Promise<void>;
   setTyping: (isTyping: boolean) => void;
-  leave: () => void;
+  leave: () => Promise<void>;
   dismissDiscontinuity: () => void;
 }
 

@@ -32,6 +32,25 @@ function nodeRedisOptions(cfg: Config["redis"]) {
 }
 
 /**
+ * The Socket.IO adapter subscribes and unsubscribes without handling a rejection, and a
+ * subscriber closed while Redis is away rejects its queued (un)subscriptions ("Connection is
+ * closed."): unhandled rejections. Each of these calls' promises gets a handler here (the
+ * caller still gets the same promise); the subscriber re-subscribes by itself after a
+ * reconnect (`autoResubscribe`).
+ */
+function markSubscriptionsHandled(subscriber: Redis): void {
+  const client = subscriber as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const method of ["subscribe", "psubscribe", "unsubscribe", "punsubscribe"]) {
+    const original = client[method]!.bind(subscriber);
+    client[method] = (...args: unknown[]) => {
+      const result = original(...args);
+      if (result instanceof Promise) result.catch(() => {});
+      return result;
+    };
+  }
+}
+
+/**
  * The three Redis connections of an instance:
  * - `command`: state scripts (auto-pipelined) and adapter publishes (written at once). It
  *   fails fast when Redis is away (no offline queue, no resend, a command timeout), so the
@@ -74,6 +93,7 @@ export class RedisConnection {
       autoResubscribe: true,
       maxRetriesPerRequest: null,
     });
+    markSubscriptionsHandled(this.subscriber);
     this.historyWriter = createClient({ ...nodeRedisOptions(cfg), disableOfflineQueue: true });
     for (const [role, client] of [
       ["command", this.command],
