@@ -85,7 +85,7 @@ describe("truthful acknowledgements", () => {
 
   it("a message whose instance died between its claim and its store is not a duplicate of itself", async () => {
     // A long window holds the second message in its instance: killed then, it never reaches Redis.
-    const c = await startCluster(1, { HISTORY_FLUSH_MS: "1500", REDIS_COMMAND_TIMEOUT_MS: "500" });
+    const c = await startCluster(1, { HISTORY_FLUSH_MS: "3000", REDIS_COMMAND_TIMEOUT_MS: "500" });
     const a = c.instances[0]!;
     const room = "claimed-1";
     const alice = await on(a.url, "alice", room);

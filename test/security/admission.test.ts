@@ -52,7 +52,8 @@ describe("admission", () => {
   });
 
   it("closes a connection that does not join in time, and keeps the ones that did", async () => {
-    const svc = await service({ JOIN_TIMEOUT_MS: "300" });
+    // Long enough for the member to join on a loaded machine.
+    const svc = await service({ JOIN_TIMEOUT_MS: "1000" });
     const idle = await connect(svc.url);
     const member = await connect(svc.url);
     clients.push(idle, member);
