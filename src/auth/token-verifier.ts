@@ -1,6 +1,7 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { errors, jwtVerify, type JWTPayload } from "jose";
 import type { AuthConfig } from "../config/config.js";
+import { isValidIdentifier } from "../socket/schemas.js";
 
 /** Who a verified token says the client is. */
 export interface TokenIdentity {
@@ -78,10 +79,15 @@ export class TokenVerifier {
     if (typeof userId !== "string" && typeof userId !== "number") {
       throw new AuthError(`unauthorized: token has no "${this.config.userIdClaim}" claim`);
     }
+    // Held to the same rules as a join's: a token is trusted for who it names, not for
+    // characters that would break storage or deceive a reader.
+    if (!isValidIdentifier(String(userId))) {
+      throw new AuthError(`unauthorized: the token's "${this.config.userIdClaim}" claim is not a valid user id`);
+    }
     const username = payload[this.config.usernameClaim];
     const identity: TokenIdentity = {
       userId: String(userId),
-      ...(typeof username === "string" && username !== "" ? { username } : {}),
+      ...(typeof username === "string" && isValidIdentifier(username) ? { username } : {}),
       ...(typeof payload.exp === "number" ? { expiresAt: payload.exp * 1000 } : {}),
     };
     if (this.config.roomsClaim) {

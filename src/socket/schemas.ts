@@ -28,6 +28,10 @@ const identifier = (what: string) =>
       message: `${what} must not contain control characters or bidirectional overrides`,
     });
 
+/** Whether `v` is a valid identifier or display name (as the schemas below require). */
+export const isValidIdentifier = (v: string): boolean =>
+  v.length > 0 && Buffer.byteLength(v) <= MAX_IDENTIFIER_BYTES && v.isWellFormed() && !forbiddenInNames.test(v);
+
 /** Message content: well-formed Unicode without control characters other than \n, \r and \t. */
 const content = (what: string) =>
   z

@@ -80,6 +80,17 @@ describe("HS256 tokens", () => {
     expect(existing).toMatchObject({ userId: "alice", username: "Alice From Token" });
   });
 
+  it("holds a token's user id and name to the identifier rules", async () => {
+    const badSubject = await hs256({ rooms: ["r1"] }, { sub: "x\ud800" });
+    expect(await tryConnect(svc.url, { auth: { token: badSubject } })).toMatch(/^unauthorized: .*not a valid user id/);
+    // A name that would deceive a reader is ignored: the join's name is used.
+    const token = await hs256({ rooms: ["r1"], username: "\u202eevil" }, { sub: "dave" });
+    const dave = await connect(svc.url, { auth: { token } });
+    clients.push(dave);
+    const existing = await join(dave, "dave", "r1", "Dave");
+    expect(existing).toMatchObject({ userId: "dave", username: "Dave" });
+  });
+
   it("accepts the token from an Authorization header too", async () => {
     const token = await hs256({ rooms: ["r1"] }, { sub: "carol" });
     const carol = await connect(svc.url, { extraHeaders: { Authorization: `Bearer ${token}` } });
