@@ -276,6 +276,9 @@ export class ChatService {
     if (this.store.refusal) out.roomState = this.store.refusal;
     else if (this.store.lastRecoveryError) out.roomState = `write-back failed: ${this.store.lastRecoveryError}`;
     if (this.lastSyncFailure) out.presence = this.lastSyncFailure;
+    // Why Redis is not used, as its connections last said (unreachable, refused credentials, ...).
+    const troubles = this.redis.troubles;
+    if (troubles.length > 0) out.redis = troubles.join("; ");
     if (this.history.lastWriteBackError) out.history = `write-back failed: ${this.history.lastWriteBackError}`;
     return out;
   }

@@ -65,6 +65,8 @@ export class RedisConnection {
   readonly command: Redis;
   readonly subscriber: Redis;
   readonly historyWriter: RedisClientType;
+  /** The last error of each connection that has not been ready since (for /ready). */
+  private readonly lastErrors = new Map<string, string>();
 
   constructor(
     cfg: Config["redis"],
@@ -100,15 +102,14 @@ export class RedisConnection {
       ["subscriber", this.subscriber],
       ["history", this.historyWriter],
     ] as const) {
-      let lastError = "";
       client.on("error", (err: Error) => {
         // ioredis reports every failed reconnect attempt; log each distinct error once.
-        if (err.message === lastError) return;
-        lastError = err.message;
+        if (err.message === this.lastErrors.get(role)) return;
+        this.lastErrors.set(role, err.message);
         this.logger.warn({ role, err: err.message }, "redis connection error");
       });
       client.on("ready", () => {
-        lastError = "";
+        this.lastErrors.delete(role);
         this.logger.info({ role }, "redis connection ready");
       });
     }
@@ -161,6 +162,11 @@ export class RedisConnection {
       this.logger.debug({ err: (err as Error).message }, "redis INFO cluster failed");
     }
     return undefined;
+  }
+
+  /** The connections in trouble and their last error, e.g. "command: NOAUTH Authentication required." */
+  get troubles(): string[] {
+    return [...this.lastErrors].map(([role, message]) => `${role}: ${message}`);
   }
 
   get isReady(): boolean {

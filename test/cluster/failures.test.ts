@@ -221,6 +221,9 @@ describe("Redis failures", () => {
     expect((await health(b.url)).mode).toBe("shared");
     const wrong = await c.add({ REDIS_PASSWORD: "wrong" });
     expect((await health(wrong.url)).mode).toBe("memory");
+    // Not silently: /ready says what Redis answered.
+    const ready = (await (await fetch(`${wrong.url}/ready`)).json()) as { problems?: { redis?: string } };
+    expect(ready.problems?.redis).toMatch(/WRONGPASS|invalid username-password|NOAUTH/i);
   });
 
   it("a frozen Redis delays nothing: the message is delivered at once, its failed store logged", async () => {
