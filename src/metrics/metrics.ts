@@ -14,6 +14,8 @@ export class Metrics {
   readonly messagesOut: Counter;
   readonly notices: Counter<"type">;
   readonly refused: Counter<"event" | "code">;
+  /** Accepted edits, deletes and relayed typing changes. */
+  readonly changes: Counter<"kind">;
   readonly redisErrors: Counter<"kind">;
   /**
    * Accepted messages and their deliveries since the last scrape: plain numbers on the
@@ -87,6 +89,12 @@ export class Metrics {
       name: "chat_refused_events_total",
       help: "Refused client events, by event and error code",
       labelNames: ["event", "code"],
+      registers,
+    });
+    this.changes = new Counter({
+      name: "chat_message_changes_total",
+      help: "Accepted edit_message and delete_message events, and typing changes relayed, by kind",
+      labelNames: ["kind"],
       registers,
     });
     this.redisErrors = new Counter({

@@ -197,7 +197,10 @@ export function registerChatHandlers(
 
   const typing = new TypingTracker(
     { timeoutMs: deps.typingTimeoutMs, throttleMs: Math.min(2000, Math.floor(deps.typingTimeoutMs / 3)) },
-    (t, except) => emitToRoom(t.roomId, "user_typing", t, except),
+    (t, except) => {
+      metrics.changes.inc({ kind: "typing" });
+      emitToRoom(t.roomId, "user_typing", t, except);
+    },
   );
 
   const leaveCurrentRoom = (socket: ChatSocket): void => {
@@ -418,6 +421,7 @@ export function registerChatHandlers(
         : new ChatError(ErrorCode.NotFound, "no such message in this room's history");
     }
     const entry = result.entry;
+    metrics.changes.inc({ kind: "deleted" in entry ? "delete" : "edit" });
     if ("deleted" in entry) {
       emitToOthers(socket, roomId, "message_deleted", { id, roomId, deletedAt: at });
       ack?.({ ok: true, id, deletedAt: at });

@@ -43,14 +43,21 @@ describe("GET /metrics", () => {
     await got;
     await alice.emitWithAck("send_message", { message: { userId: "bob", content: "refused" } });
     await alice.emitWithAck("no_such_event", {});
+    const sent = await alice.emitWithAck("send_message", { message: { userId: "alice", content: "to edit" } });
+    await alice.emitWithAck("edit_message", { id: sent.id, content: "edited" });
+    await alice.emitWithAck("delete_message", { id: sent.id });
+    await alice.emitWithAck("typing", { isTyping: true });
 
     const m = await scrape();
     expect(m.get("chat_connected_sockets")).toBe(2);
     expect(m.get("chat_joined_users")).toBe(2);
     expect(m.get("chat_rooms")).toBe(1);
-    expect(m.get('chat_messages_in_total{result="accepted"}')).toBe(1);
+    expect(m.get('chat_messages_in_total{result="accepted"}')).toBe(2);
     expect(m.get('chat_messages_in_total{result="refused"}')).toBe(1);
-    expect(m.get("chat_messages_out_total")).toBe(1);
+    expect(m.get("chat_messages_out_total")).toBe(2);
+    expect(m.get('chat_message_changes_total{kind="edit"}')).toBe(1);
+    expect(m.get('chat_message_changes_total{kind="delete"}')).toBe(1);
+    expect(m.get('chat_message_changes_total{kind="typing"}')).toBeGreaterThanOrEqual(1);
     expect(m.get('chat_notices_total{type="connect"}')).toBe(2);
     expect(m.get('chat_refused_events_total{event="send_message",code="FORBIDDEN"}')).toBe(1);
     expect(m.get('chat_refused_events_total{event="unknown",code="UNKNOWN_EVENT"}')).toBe(1);
