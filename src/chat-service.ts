@@ -169,7 +169,17 @@ export class ChatService {
       ...config.history,
       isActive: (roomId) => registry.hasRoom(roomId),
     });
-    const history = new FailoverHistoryStore(this.redisHistory, this.memoryHistory, () => this.store.mode, logger);
+    const history = new FailoverHistoryStore(
+      this.redisHistory,
+      this.memoryHistory,
+      () => this.store.mode,
+      logger,
+      () => this.redis.historyWriter.isReady,
+    );
+    // The history writer back (alone, or with the rest): what memory kept meanwhile is written.
+    this.redis.historyWriter.on("ready", () => {
+      if (this.store.mode === "shared") void history.writeBack();
+    });
     this.history = history;
     this.handlers = registerChatHandlers(this.io, {
       presence: this.presence,
@@ -182,7 +192,7 @@ export class ChatService {
       typingTimeoutMs: config.typingTimeoutMs,
       nextMessageId: createMessageIdGenerator(randomBytes(3).toString("hex")),
       sequencer: {
-        active: () => this.store.mode === "shared",
+        active: () => this.store.mode === "shared" && this.redis.historyWriter.isReady,
         send: (message, socketId) => this.redisHistory.sequence(message, socketId, keys.sequencedChannel),
       },
       logger,

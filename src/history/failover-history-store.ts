@@ -21,15 +21,21 @@ export class FailoverHistoryStore implements HistoryStore {
   /** Why the last write-back failed, while it has not succeeded since (shown by /ready). */
   lastWriteBackError: string | undefined;
 
+  /**
+   * `mode` is the room state's; `writerReady` says whether the connection that writes history
+   * is up. Appends go to Redis only while both hold: with the writer down alone (its own
+   * health signal), messages are kept in memory and written back when it returns.
+   */
   constructor(
     private readonly redis: RedisHistoryStore,
     private readonly memory: MemoryHistoryStore,
     private readonly mode: () => StoreMode,
     private readonly logger: Logger,
+    private readonly writerReady: () => boolean = () => true,
   ) {}
 
   append(message: ChatMessage, done: (err?: Error) => void): void {
-    (this.mode() === "shared" ? this.redis : this.memory).append(message, done);
+    (this.mode() === "shared" && this.writerReady() ? this.redis : this.memory).append(message, done);
   }
 
   async since(roomId: string, afterId?: string): Promise<HistoryPage> {

@@ -96,7 +96,12 @@ export class RedisConnection {
       maxRetriesPerRequest: null,
     });
     markSubscriptionsHandled(this.subscriber);
-    this.historyWriter = createClient({ ...nodeRedisOptions(cfg), disableOfflineQueue: true });
+    // Named, so an operator (or a test) can tell it apart in CLIENT LIST.
+    this.historyWriter = createClient({
+      ...nodeRedisOptions(cfg),
+      name: "chat:history-writer",
+      disableOfflineQueue: true,
+    });
     for (const [role, client] of [
       ["command", this.command],
       ["subscriber", this.subscriber],

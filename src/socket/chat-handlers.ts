@@ -312,10 +312,19 @@ export function registerChatHandlers(
           ack?.({ ok: true, id, timestamp: message.serverTimestamp });
         },
         (err: Error) => {
-          // Redis failed: delivered as a room of one instance would be, and said unstored.
+          // Redis failed: delivered as a room of one instance would be, and stored as the
+          // history store can now (in memory, written back later, when Redis is away).
           logUnstored(err);
           emitToOthers(socket, roomId, "receive_message", message);
-          ack?.({ ok: true, id: message.id, timestamp: message.serverTimestamp, stored: false });
+          deps.history.append(message, (appendErr) => {
+            if (appendErr) logUnstored(appendErr);
+            ack?.({
+              ok: true,
+              id: message.id,
+              timestamp: message.serverTimestamp,
+              ...(appendErr ? { stored: false } : {}),
+            });
+          });
         },
       )
       .finally(() => {

@@ -113,6 +113,44 @@ describe("truthful acknowledgements", () => {
   });
 });
 
+describe("the history writer alone", () => {
+  it("lost: messages are kept in memory and acknowledged, then written to Redis when it is back", async () => {
+    const c = await startCluster(1);
+    const a = c.instances[0]!;
+    const room = "writer-1";
+    const alice = await on(a.url, "alice", room);
+    expect((await say(alice, "alice", "before")).ok).toBe(true);
+    // Cut the writer's connection, and keep it out: no new connection is accepted meanwhile.
+    const clients = String(await redis!.client("LIST"));
+    const writer = /id=(\d+) .*name=chat:history-writer/.exec(clients)?.[1];
+    expect(writer, "the history writer's connection in CLIENT LIST").toBeDefined();
+    const connected = clients.trim().split("\n").length;
+    await redis!.config("SET", "maxclients", String(connected - 1));
+    try {
+      await redis!.client("KILL", "ID", writer!);
+      await eventually(
+        async () => {
+          const ready = (await (await fetch(`${a.url}/ready`)).json()) as { problems?: { redis?: string } };
+          return /history/.test(ready.problems?.redis ?? "");
+        },
+        5000,
+        "/ready naming the history writer",
+      );
+      const during = await say(alice, "alice", "while the writer is down");
+      expect(during).toMatchObject({ ok: true });
+      expect(during.stored).toBeUndefined();
+    } finally {
+      await redis!.config("SET", "maxclients", "10000");
+    }
+    await eventually(
+      async () => (await redis!.zcard(`room:${room}:history`)) === 2,
+      10_000,
+      "the kept message written to Redis",
+    );
+    expect(await historyOf(a.url, room)).toEqual(["before", "while the writer is down"]);
+  });
+});
+
 describe("refused events", () => {
   it("a connection that keeps sending refused events is closed, and its refusals are not all logged", async () => {
     const c = await startCluster(1, { RATE_ABUSE_DISCONNECT_AFTER: "50" });
