@@ -7,12 +7,7 @@
 -- its member count followed by its members.
 -- A room whose write fails (its key holds another type) does not stop the others: returns
 -- {index, error, ...} for the rooms that failed (1-based), empty when all were stored.
-local bounds = {
-  threshold = tonumber(ARGV[1]),
-  limit = tonumber(ARGV[2]),
-  max_bytes = tonumber(ARGV[3]),
-  retention_ms = tonumber(ARGV[4]),
-}
+local bounds = read_bounds(ARGV)
 local failed = {}
 local at = 5
 for room = 1, #KEYS / 3 do

@@ -2,6 +2,17 @@
 -- A room's history is a sorted set of "<id>\n<JSON>" members, all scored 0 (so ordered by
 -- id), with its members' byte total in a key beside it.
 
+-- The bounds every history script receives first: ARGV[1] trim threshold (limit + slack),
+-- ARGV[2] limit, ARGV[3] most bytes per room, ARGV[4] retention (ms) of a room nobody is in.
+local function read_bounds(argv)
+  return {
+    threshold = tonumber(argv[1]),
+    limit = tonumber(argv[2]),
+    max_bytes = tonumber(argv[3]),
+    retention_ms = tonumber(argv[4]),
+  }
+end
+
 -- Removes the oldest members while the room is over its bounds (past `threshold` members,
 -- trimmed back to `limit`; past `max_bytes`); returns the bytes left. Never the newest member:
 -- one message always fits (MAX_MESSAGE_LENGTH is bounded).

@@ -7,12 +7,7 @@
 -- The message gets the proposed id, or, when that would not sort after the newest stored
 -- message (another instance's clock is ahead), the next id after it, so ids ascend in the
 -- order of delivery. Returns the id.
-local bounds = {
-  threshold = tonumber(ARGV[1]),
-  limit = tonumber(ARGV[2]),
-  max_bytes = tonumber(ARGV[3]),
-  retention_ms = tonumber(ARGV[4]),
-}
+local bounds = read_bounds(ARGV)
 local id, stored, channel, socket_id, room_id = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local key, bytes_key, users_key = KEYS[1], KEYS[2], KEYS[3]
 

@@ -350,9 +350,8 @@ export class ChatClient {
   }
 
   private onSystem(m: SystemMessage): void {
-    if (m.userId === undefined || m.userId === this.options.userId) {
-      if (m.eventType !== "existing_users") return;
-    }
+    // Notices about this user (or nobody) change nothing here; the list of those present does.
+    if (m.eventType !== "existing_users" && (m.userId === undefined || m.userId === this.options.userId)) return;
     if (m.eventType === "existing_users") {
       this.present.clear();
       for (const u of m.users ?? []) this.present.set(u.userId, u.username);
@@ -400,5 +399,5 @@ export class ChatRefusal extends Error {
 }
 
 function toClientMessage(m: HistoryEntry): ClientMessage {
-  return "deleted" in m ? { ...m, state: "sent" } : { ...m, state: "sent" };
+  return { ...m, state: "sent" };
 }

@@ -39,6 +39,9 @@ function parseMember(member: string): { id: string; stored: StoredMessage } | un
   }
 }
 
+/** The sorted-set member of a message: "<id>\n<JSON>" (parsed back by {@link parseMember}). */
+const memberOf = (id: string, stored: StoredMessage): string => `${id}\n${JSON.stringify(stored)}`;
+
 /** Marks a member that was edited or deleted (its JSON holds a revision). */
 const REVISED = '"revision":"';
 
@@ -79,6 +82,15 @@ export class RedisHistoryStore implements HistoryStore {
   }
 
   /**
+   * The history scripts' first arguments (lua/history_lib.lua, read_bounds): trim threshold
+   * (limit plus a slack), limit, most bytes, retention of a room nobody is in.
+   */
+  private boundsArgv(): string[] {
+    const { limit, maxBytes, retentionMs } = this.options;
+    return [String(limit + Math.max(16, Math.floor(limit / 8))), String(limit), String(maxBytes), String(retentionMs)];
+  }
+
+  /**
    * How long a claimed message may still be on its way to the history: a window, then a
    * write that fails after `timeoutMs` at most.
    */
@@ -98,7 +110,7 @@ export class RedisHistoryStore implements HistoryStore {
     // Stored without what the member's id prefix and the key already say (id, roomId) and
     // without the web-client aliases (senderId, text), which repeat userId and content.
     // A literal of known shape: cheaper to build and to stringify than a rest copy.
-    const room = this.enqueue(message.roomId, `${message.id}\n${JSON.stringify(storedForm(message))}`, done);
+    const room = this.enqueue(message.roomId, memberOf(message.id, storedForm(message)), done);
     if (message.clientMessageId !== undefined) {
       (room.claims ??= []).push([
         this.keys.dedupe(message.roomId, message.userId, message.clientMessageId),
@@ -138,14 +150,8 @@ export class RedisHistoryStore implements HistoryStore {
     if (rooms.length === 0) return this.lastWrite;
     this.pending = new Map();
     this.lastFlush = Date.now();
-    const { limit, maxBytes, retentionMs } = this.options;
     const keys: string[] = [];
-    const argv = [
-      String(limit + Math.max(16, Math.floor(limit / 8))),
-      String(limit),
-      String(maxBytes),
-      String(retentionMs),
-    ];
+    const argv = this.boundsArgv();
     for (const { roomId, members } of rooms) {
       keys.push(this.keys.history(roomId), this.keys.historyBytes(roomId), this.keys.room(roomId));
       argv.push(String(members.length), ...members);
@@ -190,7 +196,7 @@ export class RedisHistoryStore implements HistoryStore {
     const writes: Promise<void>[] = [];
     for (const [roomId, entries] of unsynced.messages) {
       for (const { id, stored } of entries) {
-        const member = `${id}\n${JSON.stringify(stored)}`;
+        const member = memberOf(id, stored);
         writes.push(new Promise((resolve, reject) => this.enqueue(roomId, member, (e) => (e ? reject(e) : resolve()))));
       }
     }
@@ -220,7 +226,7 @@ export class RedisHistoryStore implements HistoryStore {
    * connection; appends still queued here have smaller ids, so the history's order holds.
    */
   async sequence(message: ChatMessage, socketId: string, channel: string): Promise<string> {
-    const { limit, maxBytes, retentionMs, timeoutMs } = this.options;
+    const { timeoutMs } = this.options;
     const { roomId } = message;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -232,17 +238,7 @@ export class RedisHistoryStore implements HistoryStore {
           this.sequenceScript.run(
             this.writer,
             [this.keys.history(roomId), this.keys.historyBytes(roomId), this.keys.room(roomId)],
-            [
-              String(limit + Math.max(16, Math.floor(limit / 8))),
-              String(limit),
-              String(maxBytes),
-              String(retentionMs),
-              message.id,
-              JSON.stringify(storedForm(message)),
-              channel,
-              socketId,
-              roomId,
-            ],
+            [...this.boundsArgv(), message.id, JSON.stringify(storedForm(message)), channel, socketId, roomId],
           ),
           timeout,
         ]),
@@ -267,13 +263,11 @@ export class RedisHistoryStore implements HistoryStore {
     // here gets it from this read.
     await this.flush();
     const key = this.keys.history(roomId);
-    const { limit } = this.options;
-    if (afterId === undefined) {
-      return { messages: this.parse(roomId, await this.redis.zrange(key, -limit, -1)), complete: true };
-    }
-    // The whole retained history (bounded): what came after `afterId`, whether `afterId` is
-    // still there, and the older messages edited or deleted since `afterId` was issued.
-    const retained = await this.redis.zrange(key, -limit, -1);
+    // The whole retained history (the set may hold a few more than `limit` until its next
+    // trim: the newest `limit`). With `afterId`: what came after it, whether it is still
+    // there, and the older messages edited or deleted since it was issued.
+    const retained = await this.redis.zrange(key, -this.options.limit, -1);
+    if (afterId === undefined) return { messages: this.parse(roomId, retained), complete: true };
     const out: HistoryEntry[] = [];
     let found = false;
     for (const member of retained) {
@@ -291,7 +285,7 @@ export class RedisHistoryStore implements HistoryStore {
 
   private parse(roomId: string, members: string[]): HistoryEntry[] {
     const out: HistoryEntry[] = [];
-    for (const member of members.slice(-this.options.limit)) {
+    for (const member of members) {
       const parsed = parseMember(member);
       if (parsed) out.push(toEntry(parsed.id, roomId, parsed.stored));
     }
@@ -324,7 +318,7 @@ export class RedisHistoryStore implements HistoryStore {
         key,
         this.keys.historyBytes(change.roomId),
         member!,
-        `${change.id}\n${JSON.stringify(applied.stored)}`,
+        memberOf(change.id, applied.stored),
       );
       if (replaced === 1) return { ok: true, entry: applied.entry };
     }

@@ -1,4 +1,5 @@
 import type { Server, Socket } from "socket.io";
+import type { ZodType } from "zod";
 import type { HistoryStore } from "../history/history-store.js";
 import type { ConnectionLimiter, RateLimits } from "../limits/rate-limits.js";
 import type { Logger } from "../logger.js";
@@ -114,7 +115,8 @@ export function registerChatHandlers(
     // Every refusal the client caused counts towards closing the connection, whatever its
     // kind (floods of unknown events or invalid payloads as well as of messages), and only
     // the first few of a window are logged.
-    const refusals = err.code === ErrorCode.Internal ? 0 : senderOf(socket).limiter.refused();
+    const limiter = err.code === ErrorCode.Internal ? undefined : senderOf(socket).limiter;
+    const refusals = limiter?.refused() ?? 0;
     if (refusals <= LOGGED_REFUSALS) {
       logger.info(
         { socket: socket.id, userId: socket.data.userId, event: event.slice(0, 64), code: err.code },
@@ -124,7 +126,7 @@ export function registerChatHandlers(
       );
     }
     refuse(socket, event, ack, err);
-    if (refusals > 0 && senderOf(socket).limiter.abusive(refusals) && socket.connected) {
+    if (limiter?.abusive(refusals) && socket.connected) {
       logger.warn(
         { socket: socket.id, userId: socket.data.userId, refusals },
         "closing a connection that keeps sending refused events",
@@ -159,41 +161,34 @@ export function registerChatHandlers(
     };
 
   /**
-   * Sends `event` to the room's other sockets: through Redis only when another instance hosts
-   * the room. Straight through the adapter, as `socket.to(room).emit()` ends up doing: that
-   * operator chain (with `.local`) allocates three operators and four Sets per call, and every
-   * message goes this way (bench/RESULTS.md).
+   * Sends `event` to a room's sockets but one: through Redis only when another instance hosts
+   * the room (`local` forces this instance's sockets only). Straight through the adapter, as
+   * `socket.to(room).emit()` ends up doing: that operator chain (with `.local`) allocates
+   * three operators and four Sets per call, and every message goes this way (bench/RESULTS.md).
    */
-  const emitToOthers = <E extends keyof ServerToClientEvents>(
-    socket: ChatSocket,
-    roomId: string,
-    event: E,
-    payload: Parameters<ServerToClientEvents[E]>[0],
-  ): void =>
-    socket.nsp.adapter.broadcast(
-      { type: EVENT_PACKET, data: [event, payload] },
-      {
-        rooms: new Set([socketRoom(roomId)]),
-        except: new Set([socket.id]),
-        flags: deps.hosts.needsPublish(roomId) ? {} : { local: true },
-      },
-    );
-
-  /** Sends `event` to a room's sockets but one, from no socket in particular (timers, stores). */
   const emitToRoom = <E extends keyof ServerToClientEvents>(
     roomId: string,
     event: E,
     payload: Parameters<ServerToClientEvents[E]>[0],
     exceptSocketId: string,
+    local = !deps.hosts.needsPublish(roomId),
   ): void =>
     io.of("/").adapter.broadcast(
       { type: EVENT_PACKET, data: [event, payload] },
       {
         rooms: new Set([socketRoom(roomId)]),
         except: new Set([exceptSocketId]),
-        flags: deps.hosts.needsPublish(roomId) ? {} : { local: true },
+        flags: local ? { local: true } : {},
       },
     );
+
+  /** Sends `event` to the room's sockets but `socket`. */
+  const emitToOthers = <E extends keyof ServerToClientEvents>(
+    socket: ChatSocket,
+    roomId: string,
+    event: E,
+    payload: Parameters<ServerToClientEvents[E]>[0],
+  ): void => emitToRoom(roomId, event, payload, socket.id);
 
   const typing = new TypingTracker(
     { timeoutMs: deps.typingTimeoutMs, throttleMs: Math.min(2000, Math.floor(deps.typingTimeoutMs / 3)) },
@@ -244,9 +239,8 @@ export function registerChatHandlers(
   ): Promise<void> => {
     const supersededError = () => new ChatError(ErrorCode.NotJoined, "superseded by a later join_room");
     if (superseded()) throw supersededError();
-    const parsed = joinRoomSchema.safeParse(payload);
-    if (!parsed.success) throw new ChatError(ErrorCode.InvalidPayload, describeIssue(parsed.error));
-    const { userId, roomId, lastMessageId } = parsed.data;
+    const join = parsePayload(joinRoomSchema, payload);
+    const { userId, roomId, lastMessageId } = join;
     const token = socket.data.token;
     if (token && token.userId !== userId) {
       throw new ChatError(ErrorCode.Forbidden, "userId does not match your token");
@@ -254,7 +248,7 @@ export function registerChatHandlers(
     if (token?.rooms && !token.rooms.includes(roomId)) {
       throw new ChatError(ErrorCode.Forbidden, "your token does not allow joining this room");
     }
-    const username = token?.username ?? parsed.data.username;
+    const username = token?.username ?? join.username;
     if (!(await deps.limits.allowJoin(userId))) {
       throw new ChatError(ErrorCode.RateLimited, "too many joins, slow down");
     }
@@ -303,7 +297,6 @@ export function registerChatHandlers(
   const sendSequenced = (socket: ChatSocket, message: ChatMessage, ack: Ack | undefined): void => {
     const { roomId } = message;
     sequencedInFlight.set(roomId, (sequencedInFlight.get(roomId) ?? 0) + 1);
-    metrics.messageAccepted(Math.max(0, (socket.nsp.adapter.rooms.get(socketRoom(roomId))?.size ?? 1) - 1));
     deps.sequencer
       .send(message, socket.id)
       .then(
@@ -337,21 +330,17 @@ export function registerChatHandlers(
   /** A sequenced message from Redis: to this instance's sockets of the room, but its sender. */
   const deliverSequenced = (message: ChatMessage, exceptSocketId: string): void => {
     deps.nextMessageId.observe(message.id); // ids issued here later sort after it
-    io.of("/").adapter.broadcast(
-      { type: EVENT_PACKET, data: ["receive_message", message] },
-      { rooms: new Set([socketRoom(message.roomId)]), except: new Set([exceptSocketId]), flags: { local: true } },
-    );
+    emitToRoom(message.roomId, "receive_message", message, exceptSocketId, true);
   };
 
   /** Delivers an accepted message, stores it, and acknowledges once it is stored. */
   const deliver = (socket: ChatSocket, message: ChatMessage, ack: Ack | undefined): void => {
-    const room = socketRoom(message.roomId);
     typing.stop(message.roomId, message.userId, socket.id);
+    metrics.messageAccepted(Math.max(0, (socket.nsp.adapter.rooms.get(socketRoom(message.roomId))?.size ?? 1) - 1));
     if (deps.sequencer.active() && (deps.hosts.needsPublish(message.roomId) || sequencedInFlight.has(message.roomId))) {
       return sendSequenced(socket, message, ack);
     }
     emitToOthers(socket, message.roomId, "receive_message", message);
-    metrics.messageAccepted(Math.max(0, (socket.nsp.adapter.rooms.get(room)?.size ?? 1) - 1));
     if (!ack) return deps.history.append(message, logUnstored);
     deps.history.append(message, (err) => {
       if (err) logUnstored(err);
@@ -370,6 +359,18 @@ export function registerChatHandlers(
     if (!err || err === lastUnstored) return;
     lastUnstored = err;
     logger.warn({ err: err.message }, "message not stored");
+  };
+
+  /** The payload as `schema` reads it, or the refusal naming its first problem. */
+  const parsePayload = <T>(schema: ZodType<T>, payload: unknown): T => {
+    const parsed = schema.safeParse(payload);
+    if (!parsed.success) throw new ChatError(ErrorCode.InvalidPayload, describeIssue(parsed.error));
+    return parsed.data;
+  };
+
+  /** Takes one message from the connection's and the user's budgets, or refuses. */
+  const takeMessageBudget = (limiter: ConnectionLimiter, userId: string): void => {
+    if (!limiter.allowMessage(userId)) throw new ChatError(ErrorCode.RateLimited, "too many messages, slow down");
   };
 
   /** Message content within the length bound and not blank, or the refusal. */
@@ -395,9 +396,7 @@ export function registerChatHandlers(
 
   const onTyping = (socket: ChatSocket, payload: unknown, ack: Ack | undefined): void => {
     const { roomId, userId, username } = identityOf(socket, "typing");
-    const parsed = typingSchema.safeParse(payload);
-    if (!parsed.success) throw new ChatError(ErrorCode.InvalidPayload, describeIssue(parsed.error));
-    typing.update(socket.id, roomId, userId, username, parsed.data.isTyping);
+    typing.update(socket.id, roomId, userId, username, parsePayload(typingSchema, payload).isTyping);
     ack?.({ ok: true });
   };
 
@@ -407,21 +406,11 @@ export function registerChatHandlers(
    */
   const onChange = async (socket: ChatSocket, payload: unknown, ack: Ack | undefined, edit: boolean) => {
     const { roomId, userId } = identityOf(socket, edit ? "editing messages" : "deleting messages");
-    if (!senderOf(socket).limiter.allowMessage(userId)) {
-      throw new ChatError(ErrorCode.RateLimited, "too many messages, slow down");
-    }
-    let id: string;
-    let content: string | undefined;
-    if (edit) {
-      const parsed = editMessageSchema.safeParse(payload);
-      if (!parsed.success) throw new ChatError(ErrorCode.InvalidPayload, describeIssue(parsed.error));
-      ({ id } = parsed.data);
-      content = checkedContent(parsed.data.content);
-    } else {
-      const parsed = deleteMessageSchema.safeParse(payload);
-      if (!parsed.success) throw new ChatError(ErrorCode.InvalidPayload, describeIssue(parsed.error));
-      ({ id } = parsed.data);
-    }
+    takeMessageBudget(senderOf(socket).limiter, userId);
+    const { id, content } = edit
+      ? parsePayload(editMessageSchema, payload)
+      : { ...parsePayload(deleteMessageSchema, payload), content: undefined };
+    if (content !== undefined) checkedContent(content);
     const at = Date.now();
     const result = await deps.history.change({ roomId, id, userId, content, at, revision: deps.nextMessageId(at) });
     if (!result.ok) {
@@ -450,14 +439,9 @@ export function registerChatHandlers(
 
   /** Validates a send and builds the message, or throws the refusal. */
   const accept = (socket: ChatSocket, limiter: ConnectionLimiter, payload: unknown): ChatMessage => {
-    const { roomId, userId, username } = socket.data;
-    if (roomId === undefined || userId === undefined || username === undefined) {
-      throw new ChatError(ErrorCode.NotJoined, "join a room before sending messages");
-    }
-    if (!limiter.allowMessage(userId)) throw new ChatError(ErrorCode.RateLimited, "too many messages, slow down");
-    const parsed = sendMessageSchema.safeParse(payload);
-    if (!parsed.success) throw new ChatError(ErrorCode.InvalidPayload, describeIssue(parsed.error));
-    const m = parsed.data.message;
+    const { roomId, userId, username } = identityOf(socket, "sending messages");
+    takeMessageBudget(limiter, userId);
+    const m = parsePayload(sendMessageSchema, payload).message;
     if ((m.userId !== undefined && m.userId !== userId) || (m.senderId !== undefined && m.senderId !== userId)) {
       throw new ChatError(ErrorCode.Forbidden, "you can only send messages as the user you joined as");
     }

@@ -28,9 +28,9 @@ const identifier = (what: string) =>
       message: `${what} must not contain control characters or bidirectional overrides`,
     });
 
-/** Whether `v` is a valid identifier or display name (as the schemas below require). */
-export const isValidIdentifier = (v: string): boolean =>
-  v.length > 0 && Buffer.byteLength(v) <= MAX_IDENTIFIER_BYTES && v.isWellFormed() && !forbiddenInNames.test(v);
+/** Whether `v` is a valid identifier or display name: the rules of the schemas below. */
+const anyIdentifier = identifier("value");
+export const isValidIdentifier = (v: string): boolean => anyIdentifier.safeParse(v).success;
 
 /** Message content: well-formed Unicode without control characters other than \n, \r and \t. */
 const content = (what: string) =>

@@ -10,6 +10,9 @@ interface TypingState {
   timer: NodeJS.Timeout;
 }
 
+/** One user in one room (identifiers hold no control characters, so "\n" separates them). */
+const keyOf = (roomId: string, userId: string): string => `${roomId}\n${userId}`;
+
 /** Sends a typing change to the room's sockets but `exceptSocketId`. */
 export type TypingRelay = (typing: UserTyping, exceptSocketId: string) => void;
 
@@ -30,7 +33,7 @@ export class TypingTracker {
 
   /** A socket of the user says whether they are typing. */
   update(socketId: string, roomId: string, userId: string, username: string, isTyping: boolean): void {
-    const key = `${roomId}\n${userId}`; // identifiers hold no control characters
+    const key = keyOf(roomId, userId);
     const state = this.typing.get(key);
     if (!isTyping) {
       if (state) this.end(key, state, socketId);
@@ -53,7 +56,7 @@ export class TypingTracker {
   /** Ends the user's typing, if any (they sent a message, left, or their departure was confirmed). */
   stop(roomId: string, userId: string, socketId: string): void {
     if (this.typing.size === 0) return; // the message path: nothing to look up most of the time
-    const key = `${roomId}\n${userId}`;
+    const key = keyOf(roomId, userId);
     const state = this.typing.get(key);
     if (state) this.end(key, state, socketId);
   }

@@ -25,6 +25,35 @@ export async function connect(url: string, options: Partial<ManagerOptions & Soc
   return socket;
 }
 
+/**
+ * Tries a handshake: resolves "connected" or the connect_error's message. A connected socket
+ * is kept in `keep` (the caller closes it), or closed at once when no list is given.
+ */
+export function tryConnect(
+  url: string,
+  options: Partial<ManagerOptions & SocketOptions> = {},
+  keep?: Client[],
+): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = io(url, {
+      path: SOCKET_PATH,
+      transports: ["websocket"],
+      forceNew: true,
+      reconnection: false,
+      ...options,
+    });
+    socket.once("connect", () => {
+      if (keep) keep.push(socket);
+      else socket.close();
+      resolve("connected");
+    });
+    socket.once("connect_error", (err) => {
+      socket.close();
+      resolve(err.message);
+    });
+  });
+}
+
 /** Resolves with the next `event` payload matching `match`, or rejects after `timeoutMs`. */
 export function nextEvent<T = any>(
   socket: Client,

@@ -2,7 +2,16 @@ import { afterEach, describe, expect, it } from "vitest";
 import { SignJWT } from "jose";
 import { io } from "socket.io-client";
 import { startService, type RunningService } from "../helpers/service.js";
-import { SOCKET_PATH, connect, disconnected, eventually, join, nextEvent, type Client } from "../helpers/clients.js";
+import {
+  SOCKET_PATH,
+  connect,
+  tryConnect,
+  disconnected,
+  eventually,
+  join,
+  nextEvent,
+  type Client,
+} from "../helpers/clients.js";
 
 /** Who may hold a connection, and for how long. */
 const services: RunningService[] = [];
@@ -14,27 +23,6 @@ async function service(env: Record<string, string>): Promise<RunningService> {
   return svc;
 }
 
-/** Resolves with the connect_error message, or "connected" (the socket is then kept). */
-function tryConnect(url: string, options: Record<string, unknown> = {}): Promise<string> {
-  return new Promise((resolve) => {
-    const s = io(url, {
-      path: SOCKET_PATH,
-      transports: ["websocket"],
-      forceNew: true,
-      reconnection: false,
-      ...options,
-    });
-    s.once("connect", () => {
-      clients.push(s);
-      resolve("connected");
-    });
-    s.once("connect_error", (err) => {
-      s.close();
-      resolve(err.message);
-    });
-  });
-}
-
 afterEach(async () => {
   clients.splice(0).forEach((c) => c.close());
   await Promise.all(services.splice(0).map((s) => s.stop()));
@@ -43,12 +31,16 @@ afterEach(async () => {
 describe("admission", () => {
   it("refuses connections past the instance's cap with a clear connect_error", async () => {
     const svc = await service({ MAX_CONNECTIONS: "2" });
-    expect(await tryConnect(svc.url)).toBe("connected");
-    expect(await tryConnect(svc.url)).toBe("connected");
-    expect(await tryConnect(svc.url)).toMatch(/^server full/);
+    expect(await tryConnect(svc.url, {}, clients)).toBe("connected");
+    expect(await tryConnect(svc.url, {}, clients)).toBe("connected");
+    expect(await tryConnect(svc.url, {}, clients)).toMatch(/^server full/);
     clients.shift()!.close();
     // Once the server has seen the close, there is room again.
-    await eventually(async () => (await tryConnect(svc.url)) === "connected", 5000, "a connection after one closed");
+    await eventually(
+      async () => (await tryConnect(svc.url, {}, clients)) === "connected",
+      5000,
+      "a connection after one closed",
+    );
   });
 
   it("closes a connection that does not join in time, and keeps the ones that did", async () => {
@@ -68,10 +60,12 @@ describe("admission", () => {
     const svc = await service({ TRUST_PROXY: "true", RATE_CONNECTIONS_PER_MINUTE: "3" });
     // The proxy (here: the test, on loopback) appends the address it saw; the client wrote the rest.
     const via = (spoofed: string) => ({ extraHeaders: { "X-Forwarded-For": `${spoofed}, 203.0.113.7` } });
-    for (let i = 0; i < 3; i++) expect(await tryConnect(svc.url, via(`10.0.0.${i}`))).toBe("connected");
-    expect(await tryConnect(svc.url, via("10.0.0.99"))).toMatch(/^rate limited/);
+    for (let i = 0; i < 3; i++) expect(await tryConnect(svc.url, via(`10.0.0.${i}`), clients)).toBe("connected");
+    expect(await tryConnect(svc.url, via("10.0.0.99"), clients)).toMatch(/^rate limited/);
     // Someone else behind the same proxy is not affected.
-    expect(await tryConnect(svc.url, { extraHeaders: { "X-Forwarded-For": "203.0.113.8" } })).toBe("connected");
+    expect(await tryConnect(svc.url, { extraHeaders: { "X-Forwarded-For": "203.0.113.8" } }, clients)).toBe(
+      "connected",
+    );
   });
 });
 
@@ -85,11 +79,11 @@ describe("token lifetime", () => {
 
   it("refuses a token without an expiry unless told otherwise", async () => {
     const strict = await service({ AUTH_JWT_SECRET: SECRET });
-    expect(await tryConnect(strict.url, { auth: { token: await sign() } })).toMatch(
+    expect(await tryConnect(strict.url, { auth: { token: await sign() } }, clients)).toMatch(
       /^unauthorized: token has no expiry/,
     );
     const lenient = await service({ AUTH_JWT_SECRET: SECRET, AUTH_REQUIRE_EXP: "false" });
-    expect(await tryConnect(lenient.url, { auth: { token: await sign() } })).toBe("connected");
+    expect(await tryConnect(lenient.url, { auth: { token: await sign() } }, clients)).toBe("connected");
   });
 
   it("closes a connection when its token expires; the client reconnects with a fresh one", async () => {

@@ -1,9 +1,8 @@
 import { generateKeyPairSync } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SignJWT, importPKCS8 } from "jose";
-import { io } from "socket.io-client";
 import { startService, type RunningService } from "../helpers/service.js";
-import { SOCKET_PATH, connect, join, nextEvent, systemEvent, type Client } from "../helpers/clients.js";
+import { connect, tryConnect, join, nextEvent, systemEvent, type Client } from "../helpers/clients.js";
 
 const SECRET = "a-test-secret-of-enough-length";
 const hs256 = (claims: Record<string, unknown>, { sub = "alice", exp = "5m", secret = SECRET } = {}) =>
@@ -13,27 +12,6 @@ const hs256 = (claims: Record<string, unknown>, { sub = "alice", exp = "5m", sec
     .setIssuedAt()
     .setExpirationTime(exp)
     .sign(new TextEncoder().encode(secret));
-
-/** Resolves with the connect_error message, or "connected". */
-function tryConnect(url: string, options: Record<string, unknown>): Promise<string> {
-  return new Promise((resolve) => {
-    const s = io(url, {
-      path: SOCKET_PATH,
-      transports: ["websocket"],
-      forceNew: true,
-      reconnection: false,
-      ...options,
-    });
-    s.once("connect", () => {
-      s.close();
-      resolve("connected");
-    });
-    s.once("connect_error", (err) => {
-      s.close();
-      resolve(err.message);
-    });
-  });
-}
 
 describe("HS256 tokens", () => {
   let svc: RunningService;

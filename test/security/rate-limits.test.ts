@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { io } from "socket.io-client";
 import { Cluster } from "../helpers/cluster.js";
-import { SOCKET_PATH, connect, disconnected, eventually, joined, record, type Client } from "../helpers/clients.js";
+import { connect, disconnected, eventually, joined, record, tryConnect, type Client } from "../helpers/clients.js";
 
 let cluster: Cluster;
 let a: string;
@@ -22,20 +21,6 @@ afterAll(async () => {
   clients.forEach((c) => c.close());
   await cluster.stop();
 });
-
-function tryConnect(url: string): Promise<string> {
-  return new Promise((resolve) => {
-    const s = io(url, { path: SOCKET_PATH, transports: ["websocket"], forceNew: true, reconnection: false });
-    s.once("connect", () => {
-      clients.push(s);
-      resolve("connected");
-    });
-    s.once("connect_error", (err) => {
-      s.close();
-      resolve(err.message);
-    });
-  });
-}
 
 describe("rate limits", () => {
   it("limits messages per connection: refused with an error, the connection kept", async () => {
@@ -88,7 +73,7 @@ describe("rate limits", () => {
 
   it("limits new connections per IP across instances", async () => {
     const outcomes: string[] = [];
-    for (let i = 0; i < 40; i++) outcomes.push(await tryConnect(i % 2 === 0 ? a : b));
+    for (let i = 0; i < 40; i++) outcomes.push(await tryConnect(i % 2 === 0 ? a : b, {}, clients));
     // Earlier tests in this file already used some of the 30 allowed this minute.
     expect(outcomes.filter((o) => o === "connected").length).toBeLessThan(30);
     expect(outcomes.at(-1)).toBe("rate limited: too many connections from this address");
