@@ -14,7 +14,7 @@ import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
-import { readLuaScript } from "../src/redis/writer-script.js";
+import { readLuaScript } from "../src/redis/lua.js";
 import { cpuSeconds } from "./proc-stats.js";
 import { median } from "./stats.js";
 import { startRedis } from "./targets.js";

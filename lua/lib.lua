@@ -1,12 +1,16 @@
--- Helpers shared by every presence script (prepended to each one when it is loaded).
+-- Helpers shared by every room script (prepended to each one when it is loaded).
 --
 -- A room's state is the hash <prefix>room:<roomId>:users, field = userId, value = JSON:
 --   username            display name from the latest join
 --   isDisconnectConfirm false while the user is present, true once the departure is confirmed
 --   instances           { [instanceId] = number of that instance's sockets joined as this user }
 --   graceUntil          Redis time (ms) at which a user with no sockets left is confirmed gone
--- The grace sorted set <prefix>presence:grace holds "<roomId>\n<userId>" scored by graceUntil,
--- so any instance can confirm departures whose instance has died.
+--
+-- Every room script touches only the room's own keys, all passed in KEYS (one hash slot in
+-- cluster mode): KEYS[1] its users hash, and where the script needs them KEYS[2] its history
+-- and KEYS[3] the history's byte count. The indexes that span rooms (grace deadlines, the
+-- rooms of an instance) are kept by the caller around these scripts, in an order that a
+-- crash cannot turn into a ghost (see RedisRoomStore).
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -36,54 +40,17 @@ local function set_connections(entry, instance_id, n)
   if n > 0 then entry.instances[instance_id] = n else entry.instances[instance_id] = nil end
 end
 
-local function grace_member(room_id, user_id)
-  return room_id .. '\n' .. user_id
-end
-
-local function room_key(prefix, room_id)
-  return prefix .. 'room:' .. room_id .. ':users'
-end
-
-local function instance_rooms_key(prefix, instance_id)
-  return prefix .. 'presence:instance:' .. instance_id .. ':rooms'
-end
-
--- Adds the live instances (other than self_id) holding a socket of `entry` to the list
--- `hosts`; an instance whose lease has expired is dead and will not answer.
-local function add_hosts(prefix, entry, self_id, hosts, seen)
-  for id, n in pairs(entry.instances) do
-    if id ~= self_id and n > 0 and not seen[id] then
-      seen[id] = true
-      if redis.call('EXISTS', prefix .. 'presence:instance:' .. id) == 1 then hosts[#hosts + 1] = id end
-    end
-  end
-end
-
 -- Starts the grace period of a present user who has no socket left anywhere.
-local function start_grace(entry, grace_key, room_id, user_id, deadline)
+local function start_grace(entry, deadline)
   if entry.isDisconnectConfirm or connections(entry) > 0 or entry.graceUntil then return false end
   entry.graceUntil = deadline
-  redis.call('ZADD', grace_key, deadline, grace_member(room_id, user_id))
   return true
 end
 
--- The room's message history (a sorted set next to the users hash) and its byte count.
-local function history_key(users_key)
-  return string.sub(users_key, 1, -7) .. ':history'
-end
-
--- Somebody is present: the history is kept, whatever expiry an empty room gave it.
-local function keep_history(users_key)
-  local h = history_key(users_key)
-  redis.call('PERSIST', h)
-  redis.call('PERSIST', h .. ':bytes')
-end
-
--- Nobody is present: the history expires `ttl_ms` from now.
-local function expire_history(users_key, ttl_ms)
-  local h = history_key(users_key)
-  redis.call('PEXPIRE', h, ttl_ms)
-  redis.call('PEXPIRE', h .. ':bytes', ttl_ms)
+-- Somebody is present: the history (KEYS[2], KEYS[3]) is kept, whatever expiry an empty room gave it.
+local function keep_history()
+  redis.call('PERSIST', KEYS[2])
+  redis.call('PERSIST', KEYS[3])
 end
 
 local function anyone_present(key)
@@ -96,43 +63,36 @@ end
 
 -- Marks a departure confirmed; deletes the room once nobody is present in it, and lets its
 -- history expire `history_ttl_ms` later.
-local function confirm(entry, key, grace_key, room_id, user_id, history_ttl_ms)
+local function confirm(entry, user_id, history_ttl_ms)
   entry.isDisconnectConfirm = true
   entry.graceUntil = nil
-  redis.call('ZREM', grace_key, grace_member(room_id, user_id))
-  redis.call('HSET', key, user_id, encode(entry))
-  if not anyone_present(key) then
-    redis.call('DEL', key)
-    expire_history(key, history_ttl_ms)
+  redis.call('HSET', KEYS[1], user_id, encode(entry))
+  if not anyone_present(KEYS[1]) then
+    redis.call('DEL', KEYS[1])
+    redis.call('PEXPIRE', KEYS[2], history_ttl_ms)
+    redis.call('PEXPIRE', KEYS[3], history_ttl_ms)
   end
 end
 
--- Keeps the instance's room index to rooms where it still holds a socket.
-local function forget_room_if_unused(key, rooms_key, room_id, instance_id)
-  for _, raw in ipairs(redis.call('HVALS', key)) do
+-- 1 when the instance still holds a socket in the room, else 0 (it may leave its room index).
+local function still_hosts(instance_id)
+  for _, raw in ipairs(redis.call('HVALS', KEYS[1])) do
     local e = decode(raw)
-    if e and e.instances[instance_id] then return end
+    if e and e.instances[instance_id] then return 1 end
   end
-  redis.call('SREM', rooms_key, room_id)
+  return 0
 end
 
--- Removes an instance's sockets from every room it indexed; users left with no socket
--- start their grace period at `now`. Returns nothing; the grace set drives announcements.
-local function release_instance(prefix, grace_key, instance_id, grace_ms, now, keep)
-  local rooms_key = instance_rooms_key(prefix, instance_id)
-  for _, room_id in ipairs(redis.call('SMEMBERS', rooms_key)) do
-    local key = room_key(prefix, room_id)
-    local kept = keep and keep[room_id]
-    local all = redis.call('HGETALL', key)
-    for i = 1, #all, 2 do
-      local user_id = all[i]
-      local e = decode(all[i + 1])
-      if e and e.instances[instance_id] and not (kept and kept[user_id]) then
-        e.instances[instance_id] = nil
-        start_grace(e, grace_key, room_id, user_id, now + grace_ms)
-        redis.call('HSET', key, user_id, encode(e))
-      end
+-- The users of the room in their grace period, as a flat list { userId, graceUntil, ... }.
+local function in_grace()
+  local out = {}
+  local all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all, 2 do
+    local e = decode(all[i + 1])
+    if e and not e.isDisconnectConfirm and e.graceUntil then
+      out[#out + 1] = all[i]
+      out[#out + 1] = e.graceUntil
     end
-    if not kept then redis.call('SREM', rooms_key, room_id) end
   end
+  return out
 end

@@ -3,6 +3,7 @@ import { createServer, type Server as HttpServer } from "node:http";
 import { hostname } from "node:os";
 import type { AddressInfo } from "node:net";
 import { createAdapter } from "@socket.io/redis-adapter";
+import { createShardedAdapter } from "@socket.io/redis-adapter/dist/sharded-adapter.js";
 import proxyAddr from "proxy-addr";
 import { Server } from "socket.io";
 import { AuthError, TokenVerifier, handshakeToken } from "./auth/token-verifier.js";
@@ -56,12 +57,18 @@ export class ChatService {
   private lastSyncFailure: string | undefined;
   private stopping: Promise<void> | undefined;
 
+  /** An instance on the Redis the configuration names, in the mode it detects (see RedisConnection.open). */
+  static async create(config: Config, logger: Logger): Promise<ChatService> {
+    return new ChatService(config, logger, await RedisConnection.open(config.redis, logger));
+  }
+
   constructor(
     private readonly config: Config,
     private readonly logger: Logger,
+    redis: RedisConnection,
   ) {
-    const keys = new RedisKeys(config.redis.keyPrefix);
-    this.redis = new RedisConnection(config.redis, logger);
+    this.redis = redis;
+    const keys = new RedisKeys(config.redis.keyPrefix, redis.cluster);
     const registry = new LocalRegistry();
     this.redisStore = new RedisRoomStore(this.redis.command, keys, config.history.retentionMs);
     this.redisHistory = new RedisHistoryStore(this.redis.command, this.redis.historyWriter, keys, {
@@ -121,11 +128,7 @@ export class ChatService {
       cors: { origin: config.allowedOrigins, credentials: true },
       allowRequest: originGuard(config.allowedOrigins, { sameOrigin: config.demoPage }),
       maxHttpBufferSize: config.limits.maxPayloadBytes,
-      adapter: createAdapter(
-        bestEffortPublisher(this.redis.command, logger, () => this.metrics.redisErrors.inc({ kind: "publish" })),
-        this.redis.subscriber,
-        { key: keys.adapterChannel, parser: adapterParser },
-      ),
+      adapter: this.adapter(keys),
     });
 
     this.io.use(this.admission(config));
@@ -174,7 +177,7 @@ export class ChatService {
       this.memoryHistory,
       () => this.store.mode,
       logger,
-      () => this.redis.historyWriter.isReady,
+      () => this.redis.historyWriterReady,
     );
     // The history writer back (alone, or with the rest): what memory kept meanwhile is written.
     this.redis.historyWriter.on("ready", () => {
@@ -192,12 +195,26 @@ export class ChatService {
       typingTimeoutMs: config.typingTimeoutMs,
       nextMessageId: createMessageIdGenerator(randomBytes(3).toString("hex")),
       sequencer: {
-        active: () => this.store.mode === "shared" && this.redis.historyWriter.isReady,
+        active: () => this.store.mode === "shared" && this.redis.historyWriterReady,
         send: (message, socketId) => this.redisHistory.sequence(message, socketId, keys.sequencedChannel),
       },
       logger,
     });
     subscribeSequenced(this.redis.subscriber, keys.sequencedChannel, this.handlers.deliverSequenced, logger);
+  }
+
+  /**
+   * The Socket.IO Redis adapter: classic pub/sub on a single node; on a cluster, sharded
+   * pub/sub (SPUBLISH/SSUBSCRIBE), a channel per room, so a room's broadcasts reach only the
+   * node that owns its channel and the instances that host the room.
+   */
+  private adapter(keys: RedisKeys) {
+    const publisher = bestEffortPublisher(this.redis.command, this.logger, () =>
+      this.metrics.redisErrors.inc({ kind: "publish" }),
+    );
+    return this.redis.cluster
+      ? createShardedAdapter(publisher, this.redis.subscriber, { channelPrefix: keys.adapterChannel })
+      : createAdapter(publisher, this.redis.subscriber, { key: keys.adapterChannel, parser: adapterParser });
   }
 
   /**

@@ -15,10 +15,10 @@ try {
 }
 
 const logger = createLogger(config.logLevel, config.env === "development" && process.stdout.isTTY);
-const service = new ChatService(config, logger);
-
 // Bad input or a failing dependency must never take the process down; log and keep serving.
 process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled rejection"));
+
+const service = await ChatService.create(config, logger);
 
 const shutdown = (signal: string) => {
   logger.info({ signal }, "shutting down");

@@ -81,8 +81,21 @@ const schema = z.object({
   REDIS_PASSWORD: z.string().optional(),
   /** TLS to Redis (AWS ElastiCache in-transit encryption). */
   REDIS_TLS_ENABLED: bool.default(false),
+  /**
+   * Redis Cluster (ElastiCache Serverless, MemoryDB, cluster mode): `auto` asks the node
+   * REDIS_HOST/REDIS_URL names (INFO cluster) at start; `true` or `false` skip the question.
+   */
+  REDIS_CLUSTER: z.enum(["auto", "true", "false"]).default("auto"),
+  /** Cluster mode: more nodes to start from (comma-separated host:port), besides REDIS_HOST:REDIS_PORT. */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^[^,:\s]+:\d+(,[^,:\s]+:\d+)*$/, { message: "must be host:port[,host:port...]" })
+    .optional(),
   /** Prefix of every Redis key and channel; lets several deployments share one Redis. */
-  REDIS_KEY_PREFIX: z.string().default(""),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[^{}]*$/, { message: "must not contain { or } (they would change Redis Cluster hash slots)" })
+    .default(""),
   /** How long to wait for Redis at start before serving from memory. */
   REDIS_CONNECT_TIMEOUT_MS: int(100, 60_000).default(2000),
   /** A Redis command slower than this counts as Redis lost (memory mode until it answers again). */
@@ -213,6 +226,10 @@ export interface Config {
     username?: string;
     password?: string;
     tls: boolean;
+    /** "auto": detected at start. */
+    cluster: "auto" | boolean;
+    /** Cluster mode: further start-up nodes. */
+    clusterNodes: { host: string; port: number }[];
     keyPrefix: string;
     connectTimeoutMs: number;
     commandTimeoutMs: number;
@@ -258,6 +275,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...(e.REDIS_USERNAME ? { username: e.REDIS_USERNAME } : {}),
       ...(e.REDIS_PASSWORD ? { password: e.REDIS_PASSWORD } : {}),
       tls: e.REDIS_TLS_ENABLED,
+      cluster: e.REDIS_CLUSTER === "auto" ? "auto" : e.REDIS_CLUSTER === "true",
+      clusterNodes: (e.REDIS_CLUSTER_NODES?.split(",") ?? []).map((n) => {
+        const at = n.lastIndexOf(":");
+        return { host: n.slice(0, at), port: Number(n.slice(at + 1)) };
+      }),
       keyPrefix: e.REDIS_KEY_PREFIX,
       connectTimeoutMs: e.REDIS_CONNECT_TIMEOUT_MS,
       commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,

@@ -1,7 +1,7 @@
-import type { Redis, Result } from "ioredis";
-import type { RedisClientType } from "redis";
+import type { Result } from "ioredis";
+import type { RedisClient } from "../redis/connection.js";
 import type { RedisKeys } from "../redis/keys.js";
-import { WriterScript, readLuaScript } from "../redis/writer-script.js";
+import { readLuaScript } from "../redis/lua.js";
 import type { ChatMessage, HistoryEntry } from "../socket/events.js";
 import type { ChangeResult, HistoryBounds, HistoryPage, HistoryStore, MessageChange } from "./history-store.js";
 import { applyChange, storedForm, toEntry, type StoredMessage } from "./message-change.js";
@@ -15,6 +15,8 @@ declare module "ioredis" {
     historyClaim(claim: string, history: string, ...argv: string[]): Result<[string, string?, number?], Context>;
     historyClaimStored(claim: string, messageId: string, storedId?: string): Result<number, Context>;
     historyReplace(history: string, bytes: string, oldMember: string, newMember: string): Result<number, Context>;
+    historyAppend(numKeys: number, ...keysAndArgv: string[]): Result<unknown[], Context>;
+    historySequence(history: string, bytes: string, users: string, ...argv: string[]): Result<string, Context>;
   }
 }
 
@@ -61,24 +63,28 @@ export class RedisHistoryStore implements HistoryStore {
   private pending = new Map<string, PendingRoom>();
   private timer: NodeJS.Timeout | undefined;
   private lastFlush = 0;
-  /** The last batch sent; once it has settled, so have all before it (one connection, in order). */
+  /** Settles once every batch sent so far has (on a cluster, batches to different nodes settle in any order). */
   private lastWrite: Promise<void> = Promise.resolve();
-  private readonly appendScript = new WriterScript("history_lib.lua", "history_append.lua");
-  private readonly sequenceScript = new WriterScript("history_lib.lua", "history_sequence.lua");
 
   /**
    * `redis` serves reads and dedupe claims; `writer`, a connection of its own, the appends
    * (see RedisConnection). A batch not answered within `timeoutMs` fails its appends.
    */
   constructor(
-    private readonly redis: Redis,
-    private readonly writer: RedisClientType,
+    private readonly redis: RedisClient,
+    private readonly writer: RedisClient,
     private readonly keys: RedisKeys,
     private readonly options: HistoryBounds & { flushMs: number; timeoutMs: number },
   ) {
     redis.defineCommand("historyClaim", { numberOfKeys: 2, lua: readLuaScript("claim.lua") });
     redis.defineCommand("historyClaimStored", { numberOfKeys: 1, lua: readLuaScript("claim_stored.lua") });
     redis.defineCommand("historyReplace", { numberOfKeys: 2, lua: readLuaScript("history_replace.lua") });
+    const lib = readLuaScript("history_lib.lua");
+    writer.defineCommand("historyAppend", { lua: `${lib}\n${readLuaScript("history_append.lua")}` });
+    writer.defineCommand("historySequence", {
+      numberOfKeys: 3,
+      lua: `${lib}\n${readLuaScript("history_sequence.lua")}`,
+    });
   }
 
   /**
@@ -150,14 +156,23 @@ export class RedisHistoryStore implements HistoryStore {
     if (rooms.length === 0) return this.lastWrite;
     this.pending = new Map();
     this.lastFlush = Date.now();
+    // One call for the whole batch on a single node; one per room on a cluster, where a
+    // script's keys must share a slot (the calls still leave in one write per node).
+    const batches = this.keys.cluster ? rooms.map((room) => [room]) : [rooms];
+    this.lastWrite = Promise.all([this.lastWrite, ...batches.map((batch) => this.write(batch))]).then(() => {});
+    return this.lastWrite;
+  }
+
+  /** One append script call for `rooms`; settles their callbacks (never rejects). */
+  private write(rooms: PendingRoom[]): Promise<void> {
     const keys: string[] = [];
     const argv = this.boundsArgv();
     for (const { roomId, members } of rooms) {
       keys.push(this.keys.history(roomId), this.keys.historyBytes(roomId), this.keys.room(roomId));
       argv.push(String(members.length), ...members);
     }
-    const write = this.appendScript.run(this.writer, keys, argv);
-    this.lastWrite = new Promise<void>((resolve) => {
+    const write = this.writer.historyAppend(keys.length, ...keys, ...argv);
+    return new Promise<void>((resolve) => {
       let settled = false;
       /** `err` fails the whole batch; `failedRooms` (the script's reply) fails only those rooms. */
       const settle = (err?: Error, failedRooms: unknown[] = []) => {
@@ -184,7 +199,6 @@ export class RedisHistoryStore implements HistoryStore {
         (err: Error) => settle(err),
       );
     });
-    return this.lastWrite;
   }
 
   /**
@@ -235,10 +249,16 @@ export class RedisHistoryStore implements HistoryStore {
     try {
       const id = String(
         await Promise.race([
-          this.sequenceScript.run(
-            this.writer,
-            [this.keys.history(roomId), this.keys.historyBytes(roomId), this.keys.room(roomId)],
-            [...this.boundsArgv(), message.id, JSON.stringify(storedForm(message)), channel, socketId, roomId],
+          this.writer.historySequence(
+            this.keys.history(roomId),
+            this.keys.historyBytes(roomId),
+            this.keys.room(roomId),
+            ...this.boundsArgv(),
+            message.id,
+            JSON.stringify(storedForm(message)),
+            channel,
+            socketId,
+            roomId,
           ),
           timeout,
         ]),

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.js";
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { RateLimitConfig } from "../config/config.js";
 import { TokenBucket } from "./token-bucket.js";
@@ -6,7 +6,7 @@ import { TokenBucket } from "./token-bucket.js";
 const ABUSE_WINDOW_MS = 10_000;
 
 /** A shared (Redis) limiter that falls back to a per-instance memory one while Redis is away. */
-function sharedLimiter(redis: Redis, keyPrefix: string, points: number, duration: number): RateLimiterAbstract {
+function sharedLimiter(redis: RedisClient, keyPrefix: string, points: number, duration: number): RateLimiterAbstract {
   return new RateLimiterRedis({
     storeClient: redis,
     keyPrefix,
@@ -36,7 +36,7 @@ export class RateLimits {
 
   constructor(
     private readonly config: RateLimitConfig,
-    redis: Redis,
+    redis: RedisClient,
     keyPrefix: string,
   ) {
     if (config.joinsPerMinute > 0)

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.js";
 import type { Logger } from "../logger.js";
 
 /** `id` names one introduction, so its acks are told apart from those of another joiner's. */
@@ -35,8 +35,8 @@ export class RoomHosts {
   constructor(
     private readonly options: {
       instanceId: string;
-      publisher: Redis;
-      subscriber: Redis;
+      publisher: RedisClient;
+      subscriber: RedisClient;
       channel: string;
       ackTimeoutMs: number;
       logger: Logger;

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.js";
 import type { Logger } from "../logger.js";
 import type { ChatMessage } from "./events.js";
 import { toEntry, type StoredMessage } from "../history/message-change.js";
@@ -10,7 +10,7 @@ import { toEntry, type StoredMessage } from "../history/message-change.js";
  * room, but the sender). A payload that does not parse is dropped.
  */
 export function subscribeSequenced(
-  subscriber: Redis,
+  subscriber: RedisClient,
   channel: string,
   deliver: (message: ChatMessage, exceptSocketId: string) => void,
   logger: Logger,

@@ -4,12 +4,17 @@ import type { Departure, JoinResult, LocalPresence, PresenceKey, RoomStore, Stor
 
 export type StoreMode = "shared" | "memory";
 
+/** Replies that mean Redis cannot serve now (a cluster failing over, a node loading), not that the request was wrong. */
+const UNAVAILABLE = /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY|BUSY)\b/;
+
 /**
- * True for an error Redis answered (a script or command refused: a key of another type, a
- * bad argument), as opposed to Redis being away (connection lost, timeout). Only the latter
- * means memory mode: one room's bad key must not cut the instance off the cluster.
+ * True for an error Redis answered about the request (a script or command refused: a key of
+ * another type, a bad argument), as opposed to Redis being away (connection lost, timeout,
+ * a cluster without a master for the slot). Only the latter means memory mode: one room's
+ * bad key must not cut the instance off the cluster.
  */
-const answeredByRedis = (err: unknown): boolean => err instanceof Error && err.name === "ReplyError";
+const answeredByRedis = (err: unknown): boolean =>
+  err instanceof Error && err.name === "ReplyError" && !UNAVAILABLE.test(err.message);
 
 /**
  * Redis while it answers, memory while it does not.

@@ -1,15 +1,7 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "../redis/connection.js";
 import type { RedisKeys } from "../redis/keys.js";
 import type { Departure, JoinResult, LocalPresence, PresenceKey, RoomStore, StoredUser } from "./room-store.js";
 import { definePresenceScripts } from "./redis-scripts.js";
-
-const toDepartures = (flat: string[]): Departure[] => {
-  const out: Departure[] = [];
-  for (let i = 0; i + 2 < flat.length; i += 3) {
-    out.push({ roomId: flat[i]!, userId: flat[i + 1]!, username: flat[i + 2]! });
-  }
-  return out;
-};
 
 interface StoredValue {
   username?: unknown;
@@ -37,13 +29,32 @@ const parseStored = (userId: string, raw: string): StoredUser => {
   };
 };
 
+/** A grace index member: "<roomId>\n<userId>" (a room id holds no control character). */
+const graceMember = (roomId: string, userId: string) => `${roomId}\n${userId}`;
+
+/** True for an error Redis answered about the request itself (a key of another type). */
+const refusedByRedis = (err: unknown): err is Error => err instanceof Error && err.name === "ReplyError";
+
 /**
- * Room state and presence in Redis, shared by every instance. Each method is one Lua
- * script (see `lua/`), so every read-modify-write is atomic.
+ * Room state and presence in Redis, shared by every instance, on a single node or a Redis
+ * Cluster alike.
+ *
+ * Each change to a room is one Lua script on that room's keys (lua/room_*.lua), so every
+ * read-modify-write of a room is atomic and, in cluster mode, touches one slot. The indexes
+ * that span rooms are kept around those scripts by separate commands, ordered so that a
+ * crash between two of them can leave a stale index entry but never a ghost:
+ * - an instance's room index gets the room before the instance's sockets are recorded in
+ *   it, and loses it only after they are gone from it and their departures are indexed, so
+ *   the reaper of a dead instance always finds every room it held;
+ * - the grace index gets a departure after the room script set its deadline; a release
+ *   (reap, shutdown, write-back) re-reports every user in grace in the room, so a deadline
+ *   lost with its instance is indexed again by whoever reaps it;
+ * - the sweep re-checks every due entry against its room (lua/room_confirm.lua) and removes
+ *   an entry only if it was not indexed anew meanwhile: stale entries cost one check.
  */
 export class RedisRoomStore implements RoomStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     /** How long a room's history outlives the room once nobody is present. */
     private readonly historyTtlMs: number,
@@ -51,12 +62,16 @@ export class RedisRoomStore implements RoomStore {
     definePresenceScripts(redis);
   }
 
+  /** The three keys of a room its scripts touch: users, history, history byte count. */
+  private roomKeys(roomId: string): [string, string, string] {
+    return [this.keys.room(roomId), this.keys.history(roomId), this.keys.historyBytes(roomId)];
+  }
+
   async join(p: PresenceKey & { username: string; instanceId: string; connections: number }): Promise<JoinResult> {
-    const [kind, flat, remoteHosts] = await this.redis.presenceJoin(
-      this.keys.room(p.roomId),
-      this.keys.grace,
-      this.keys.instanceRooms(p.instanceId),
-      p.roomId,
+    // Indexed first: if this instance dies after the room script, its reaper finds the room.
+    await this.redis.sadd(this.keys.instanceRooms(p.instanceId), p.roomId);
+    const [kind, flat, hosts] = await this.redis.roomJoin(
+      ...this.roomKeys(p.roomId),
       p.userId,
       p.username,
       p.instanceId,
@@ -64,107 +79,196 @@ export class RedisRoomStore implements RoomStore {
     );
     const users = [];
     for (let i = 0; i + 1 < flat.length; i += 2) users.push({ userId: flat[i]!, username: flat[i + 1]! });
-    return { kind: kind as JoinResult["kind"], users, remoteHosts };
+    // A departure of this user still in the grace index is stale now: the sweep drops it.
+    return { kind: kind as JoinResult["kind"], users, remoteHosts: await this.alive(hosts) };
   }
 
   async drop(p: PresenceKey & { instanceId: string; connections: number; graceMs: number }): Promise<number | null> {
-    const remaining = await this.redis.presenceDrop(
+    const [deadline, remaining, stillHosts] = await this.redis.roomDrop(
       this.keys.room(p.roomId),
-      this.keys.grace,
-      this.keys.instanceRooms(p.instanceId),
-      p.roomId,
       p.userId,
       p.instanceId,
       p.connections,
       p.graceMs,
     );
+    if (deadline >= 0) await this.redis.zadd(this.keys.grace(p.roomId), deadline, graceMember(p.roomId, p.userId));
+    if (stillHosts === 0) await this.redis.srem(this.keys.instanceRooms(p.instanceId), p.roomId);
     return remaining < 0 ? null : remaining;
   }
 
   async leave(p: PresenceKey & { instanceId: string; connections: number }): Promise<Departure | null> {
-    const [announce, username] = await this.redis.presenceLeave(
-      this.keys.room(p.roomId),
-      this.keys.grace,
-      this.keys.instanceRooms(p.instanceId),
-      p.roomId,
+    const [announce, username, stillHosts] = await this.redis.roomLeave(
+      ...this.roomKeys(p.roomId),
       p.userId,
       p.instanceId,
       p.connections,
       this.historyTtlMs,
     );
+    if (stillHosts === 0) await this.redis.srem(this.keys.instanceRooms(p.instanceId), p.roomId);
     return announce === 1 ? { roomId: p.roomId, userId: p.userId, username } : null;
   }
 
+  /**
+   * Confirms the due departures of every grace shard, each checked against its room (see the
+   * class comment). Concurrent sweepers may find the same entry; its room confirms it once.
+   */
   async confirmDue(limit: number): Promise<Departure[]> {
-    return toDepartures(
-      await this.redis.presenceConfirmDue(this.keys.grace, this.keys.prefix, limit, this.historyTtlMs),
+    const perShard = await Promise.all(
+      this.keys.graceShards.map(async (shard) => {
+        const due = await this.redis.graceDue(shard, limit);
+        const out: Departure[] = [];
+        await Promise.all(
+          pairs(due).map(async ([member, score]) => {
+            const departure = await this.confirmOne(shard, member, Number(score));
+            if (departure) out.push(departure);
+          }),
+        );
+        return out;
+      }),
     );
+    return perShard.flat();
+  }
+
+  private async confirmOne(shard: string, member: string, score: number): Promise<Departure | undefined> {
+    const sep = member.indexOf("\n");
+    if (sep < 0) {
+      await this.redis.graceForget(shard, member, score);
+      return undefined;
+    }
+    const roomId = member.slice(0, sep);
+    const userId = member.slice(sep + 1);
+    const [verdict, detail] = await this.redis.roomConfirm(...this.roomKeys(roomId), userId, this.historyTtlMs);
+    if (verdict === "later") {
+      await this.redis.zadd(shard, Number(detail), member);
+      return undefined;
+    }
+    await this.redis.graceForget(shard, member, score);
+    return verdict === "confirmed" ? { roomId, userId, username: String(detail ?? "") } : undefined;
   }
 
   async heartbeat(instanceId: string, leaseMs: number): Promise<boolean> {
-    const held = await this.redis.presenceHeartbeat(
-      this.keys.lease(instanceId),
-      this.keys.instances,
-      instanceId,
-      leaseMs,
-    );
-    return held === 0;
+    const lease = this.keys.lease(instanceId);
+    const held = await this.redis.set(lease, "1", "PX", leaseMs, "XX");
+    if (held !== null && (await this.redis.sismember(this.keys.instances, instanceId)) === 1) return false;
+    // Registered before the lease: an instance that dies in between is reaped, never forgotten.
+    await this.redis.sadd(this.keys.instances, instanceId);
+    await this.redis.set(lease, "1", "PX", leaseMs);
+    return true;
   }
 
   async reapDeadInstances(selfId: string, graceMs: number): Promise<string[]> {
-    return this.redis.presenceReapDead(this.keys.instances, this.keys.grace, this.keys.prefix, graceMs, selfId);
+    const reaped: string[] = [];
+    for (const id of await this.redis.smembers(this.keys.instances)) {
+      if (id === selfId || (await this.redis.exists(this.keys.lease(id))) === 1) continue;
+      await this.release(id, graceMs);
+      await this.redis.del(this.keys.instanceRooms(id));
+      await this.redis.srem(this.keys.instances, id);
+      reaped.push(id);
+    }
+    return reaped;
   }
 
   /**
-   * Writes this instance's view back (see lua/sync.lua). Entries Redis refused are reported
-   * to `onFailed` and left out; the rest is written, so one bad entry cannot keep the
-   * instance out of shared mode.
+   * Removes an instance's sockets from the rooms of its index, but those of `keep` (room →
+   * users it still holds there); their users start the grace period, and every user in
+   * grace in those rooms is (re)indexed before the room leaves the instance's index.
+   * Rooms Redis refuses (a key of another type) are skipped.
+   */
+  private async release(instanceId: string, graceMs: number, keep?: Map<string, string[]>): Promise<void> {
+    const roomsKey = this.keys.instanceRooms(instanceId);
+    const rooms = await this.redis.smembers(roomsKey);
+    await Promise.all(
+      rooms.map(async (roomId) => {
+        const kept = keep?.get(roomId);
+        try {
+          const inGrace = await this.redis.roomRelease(this.keys.room(roomId), instanceId, graceMs, ...(kept ?? []));
+          await this.indexGrace(roomId, pairs(inGrace));
+        } catch (err) {
+          if (!refusedByRedis(err)) throw err;
+        }
+        if (!kept) await this.redis.srem(roomsKey, roomId);
+      }),
+    );
+  }
+
+  private async indexGrace(roomId: string, users: [string | number, string | number][]): Promise<void> {
+    if (users.length === 0) return;
+    const scoresAndMembers = users.flatMap(([userId, deadline]) => [deadline, graceMember(roomId, String(userId))]);
+    await this.redis.zadd(this.keys.grace(roomId), ...scoresAndMembers);
+  }
+
+  /**
+   * Writes this instance's view back, user by user (lua/room_restore.lua), then releases what
+   * Redis records of this instance beyond it. Users Redis refused (a key of another type)
+   * are reported to `onSyncFailures` and left out; the rest is written, so one bad entry
+   * cannot keep the instance out of shared mode.
    */
   async sync(instanceId: string, users: LocalPresence[], graceMs: number): Promise<Departure[]> {
-    const snapshot = users.flatMap((u) => [
-      u.roomId,
-      u.userId,
-      u.username,
-      u.connections,
-      u.graceRemainingMs ?? graceMs,
-    ]);
-    const [reconnected, failed] = await this.redis.presenceSync(
-      this.keys.grace,
-      this.keys.instanceRooms(instanceId),
-      this.keys.prefix,
-      instanceId,
-      graceMs,
-      ...snapshot,
+    const reconnected: Departure[] = [];
+    const failed: { roomId: string; userId: string; error: string }[] = [];
+    const keep = new Map<string, string[]>();
+    for (const u of users) {
+      if (u.connections > 0) (keep.get(u.roomId) ?? keep.set(u.roomId, []).get(u.roomId)!).push(u.userId);
+    }
+    const roomsKey = this.keys.instanceRooms(instanceId);
+    if (keep.size > 0) await this.redis.sadd(roomsKey, ...keep.keys());
+    await Promise.all(
+      users.map(async (u) => {
+        try {
+          const [wasConfirmed, deadline] = await this.redis.roomRestore(
+            ...this.roomKeys(u.roomId),
+            u.userId,
+            u.username,
+            u.connections,
+            u.graceRemainingMs ?? graceMs,
+            instanceId,
+          );
+          if (deadline >= 0) await this.indexGrace(u.roomId, [[u.userId, deadline]]);
+          if (wasConfirmed === 1) reconnected.push({ roomId: u.roomId, userId: u.userId, username: u.username });
+        } catch (err) {
+          if (!refusedByRedis(err)) throw err;
+          failed.push({ roomId: u.roomId, userId: u.userId, error: err.message });
+        }
+      }),
     );
-    this.onSyncFailures?.(toDepartures(failed).map((f) => ({ roomId: f.roomId, userId: f.userId, error: f.username })));
-    return toDepartures(reconnected);
+    await this.release(instanceId, graceMs, keep);
+    this.onSyncFailures?.(failed);
+    return reconnected;
   }
 
   /** Told after each write-back of the entries it could not store (none: an empty list). */
   onSyncFailures: ((failed: { roomId: string; userId: string; error: string }[]) => void) | undefined;
 
   async deregister(instanceId: string, graceMs: number): Promise<void> {
-    await this.redis.presenceDeregister(
-      this.keys.grace,
-      this.keys.lease(instanceId),
-      this.keys.instances,
-      this.keys.prefix,
-      instanceId,
-      graceMs,
-    );
+    await this.release(instanceId, graceMs);
+    await this.redis.del(this.keys.instanceRooms(instanceId), this.keys.lease(instanceId));
+    await this.redis.srem(this.keys.instances, instanceId);
   }
 
-  /** The other instances holding a socket in each room (see lua/room_hosts.lua). */
+  /** The other live instances holding a socket in each room (see lua/room_hosts.lua). */
   async roomHosts(instanceId: string, roomIds: string[]): Promise<Map<string, string[]>> {
-    const out = new Map<string, string[]>();
-    if (roomIds.length === 0) return out;
-    const flat = await this.redis.presenceRoomHosts(this.keys.prefix, instanceId, ...roomIds);
-    for (let i = 0; i + 1 < flat.length; i += 2) out.set(flat[i] as string, flat[i + 1] as string[]);
-    return out;
+    const hosts = await Promise.all(
+      roomIds.map(async (roomId) => this.alive(await this.redis.roomHosts(this.keys.room(roomId), instanceId))),
+    );
+    return new Map(roomIds.map((roomId, i) => [roomId, hosts[i]!]));
+  }
+
+  /** The instances of `ids` whose lease is held: a dead one would never answer. */
+  private async alive(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return ids;
+    const held = await Promise.all(ids.map((id) => this.redis.exists(this.keys.lease(id))));
+    return ids.filter((_, i) => held[i] === 1);
   }
 
   async roomUsers(roomId: string): Promise<StoredUser[]> {
     const all = await this.redis.hgetall(this.keys.room(roomId));
     return Object.entries(all).map(([userId, raw]) => parseStored(userId, raw));
   }
+}
+
+/** [a, b, c, d, ...] → [[a, b], [c, d], ...] (Redis's flat replies). */
+function pairs<T>(flat: T[]): [T, T][] {
+  const out: [T, T][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
+  return out;
 }

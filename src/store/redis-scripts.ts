@@ -1,39 +1,40 @@
-import type { Redis, Result } from "ioredis";
-import { readLuaScript } from "../redis/writer-script.js";
+import type { Result } from "ioredis";
+import type { RedisClient } from "../redis/connection.js";
+import { readLuaScript } from "../redis/lua.js";
 
-const SCRIPTS: Record<string, { file: string; keys: number }> = {
-  presenceJoin: { file: "join.lua", keys: 3 },
-  presenceDrop: { file: "drop.lua", keys: 3 },
-  presenceLeave: { file: "leave.lua", keys: 3 },
-  presenceConfirmDue: { file: "confirm_due.lua", keys: 1 },
-  presenceHeartbeat: { file: "heartbeat.lua", keys: 2 },
-  presenceReapDead: { file: "reap_dead.lua", keys: 2 },
-  presenceSync: { file: "sync.lua", keys: 2 },
-  presenceDeregister: { file: "deregister.lua", keys: 3 },
-  presenceRoomHosts: { file: "room_hosts.lua", keys: 0 },
+/** The room scripts: each is lib.lua followed by its own file; `keys` = how many KEYS it takes. */
+const ROOM_SCRIPTS: Record<string, { file: string; keys: number }> = {
+  roomJoin: { file: "room_join.lua", keys: 3 },
+  roomDrop: { file: "room_drop.lua", keys: 1 },
+  roomLeave: { file: "room_leave.lua", keys: 3 },
+  roomConfirm: { file: "room_confirm.lua", keys: 3 },
+  roomRelease: { file: "room_release.lua", keys: 1 },
+  roomRestore: { file: "room_restore.lua", keys: 3 },
+  roomHosts: { file: "room_hosts.lua", keys: 1 },
 };
 
 type Arg = string | number;
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
-    presenceJoin(k1: string, k2: string, k3: string, ...argv: Arg[]): Result<[string, string[], string[]], Context>;
-    presenceRoomHosts(...argv: Arg[]): Result<(string | string[])[], Context>;
-    presenceDrop(k1: string, k2: string, k3: string, ...argv: Arg[]): Result<number, Context>;
-    presenceLeave(k1: string, k2: string, k3: string, ...argv: Arg[]): Result<[number, string], Context>;
-    presenceConfirmDue(k1: string, ...argv: Arg[]): Result<string[], Context>;
-    presenceHeartbeat(k1: string, k2: string, ...argv: Arg[]): Result<number, Context>;
-    presenceReapDead(k1: string, k2: string, ...argv: Arg[]): Result<string[], Context>;
-    presenceSync(k1: string, k2: string, ...argv: Arg[]): Result<[string[], string[]], Context>;
-    presenceDeregister(k1: string, k2: string, k3: string, ...argv: Arg[]): Result<number, Context>;
+    roomJoin(users: string, history: string, bytes: string, ...argv: Arg[]): Result<[string, string[], string[]], Context>;
+    roomDrop(users: string, ...argv: Arg[]): Result<[number, number, number], Context>;
+    roomLeave(users: string, history: string, bytes: string, ...argv: Arg[]): Result<[number, string, number], Context>;
+    roomConfirm(users: string, history: string, bytes: string, ...argv: Arg[]): Result<[string, (string | number)?], Context>;
+    roomRelease(users: string, ...argv: Arg[]): Result<(string | number)[], Context>;
+    roomRestore(users: string, history: string, bytes: string, ...argv: Arg[]): Result<[number, number], Context>;
+    roomHosts(users: string, selfId: string): Result<string[], Context>;
+    graceDue(shard: string, limit: number): Result<string[], Context>; // member, score, ...
+    graceForget(shard: string, member: string, score: number): Result<number, Context>;
   }
 }
 
-/** Registers the Lua scripts on a client (each is lib.lua followed by its own file). */
-export function definePresenceScripts(client: Redis): void {
+/** Registers the presence scripts on a client (a single node's or a cluster's). */
+export function definePresenceScripts(client: RedisClient): void {
   const lib = readLuaScript("lib.lua");
-  for (const [name, { file, keys }] of Object.entries(SCRIPTS)) {
-    const body = readLuaScript(file);
-    client.defineCommand(name, { numberOfKeys: keys, lua: `${lib}\n${body}` });
+  for (const [name, { file, keys }] of Object.entries(ROOM_SCRIPTS)) {
+    client.defineCommand(name, { numberOfKeys: keys, lua: `${lib}\n${readLuaScript(file)}` });
   }
+  client.defineCommand("graceDue", { numberOfKeys: 1, lua: readLuaScript("grace_due.lua") });
+  client.defineCommand("graceForget", { numberOfKeys: 1, lua: readLuaScript("grace_forget.lua") });
 }

@@ -36,7 +36,7 @@ export interface RunningService {
 /** An in-process instance on a free port. */
 export async function startService(env: Record<string, string> = {}): Promise<RunningService> {
   const config = loadConfig(testEnv(env));
-  const service = new ChatService(config, createLogger(config.logLevel));
+  const service = await ChatService.create(config, createLogger(config.logLevel));
   const port = await service.start();
   return { service, port, url: `http://127.0.0.1:${port}`, stop: () => service.stop() };
 }
