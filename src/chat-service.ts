@@ -116,6 +116,7 @@ export class ChatService {
         {
           mode: () => this.store.mode,
           ready: () => this.accepting,
+          redis: redis.cluster ? "cluster" : "single",
           instanceId: this.instanceId,
           problems: () => this.problems(),
         },

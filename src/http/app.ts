@@ -8,6 +8,8 @@ export interface ServiceStatus {
   mode: () => "shared" | "memory";
   /** True between start-up and the beginning of a drain. */
   ready: () => boolean;
+  /** The kind of Redis used (or tried, in memory mode): a single node, or a Redis Cluster. */
+  redis: "single" | "cluster";
   instanceId: string;
   /** What is wrong although the service runs (a failed write-back, ...), by part; empty when all is well. */
   problems: () => Record<string, string>;
@@ -45,6 +47,7 @@ export function createApp(
       status: ready ? "ready" : "unavailable",
       service: "chat-service",
       mode: status.mode(),
+      redis: status.redis,
       instanceId: status.instanceId,
       ...(Object.keys(problems).length > 0 ? { problems } : {}),
     });

@@ -3,14 +3,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { Cluster } from "ioredis";
 import { RedisServer } from "./redis-server.js";
 
 const run = promisify(execFile);
 
 /**
- * A local Redis Cluster of `masters` nodes (no replicas), each a private `redis-server
- * --cluster-enabled yes` on a free port, joined with `redis-cli --cluster create`. Its
- * configuration files live in a temporary directory removed by `stop`.
+ * A local Redis Cluster of `masters` nodes, each with `replicas` replicas, every one a
+ * private `redis-server --cluster-enabled yes` on a free port, joined with `redis-cli
+ * --cluster create`. Its configuration files live in a temporary directory removed by `stop`.
  */
 export class RedisCluster {
   private constructor(
@@ -18,10 +19,10 @@ export class RedisCluster {
     private readonly dir: string,
   ) {}
 
-  static async start(masters = 3): Promise<RedisCluster> {
+  static async start(masters = 3, replicas = 0): Promise<RedisCluster> {
     const dir = mkdtempSync(join(tmpdir(), "chat-redis-cluster-"));
     const nodes = await Promise.all(
-      Array.from({ length: masters }, () =>
+      Array.from({ length: masters * (1 + replicas) }, () =>
         RedisServer.start((port) => [
           "--cluster-enabled",
           "yes",
@@ -29,6 +30,9 @@ export class RedisCluster {
           join(dir, `nodes-${port}.conf`),
           "--dir",
           dir,
+          // A replica takes over 1 s after its master stops answering (failover tests).
+          "--cluster-node-timeout",
+          "1000",
         ]),
       ),
     );
@@ -39,7 +43,7 @@ export class RedisCluster {
         "create",
         ...nodes.map((n) => `127.0.0.1:${n.port}`),
         "--cluster-replicas",
-        "0",
+        String(replicas),
         "--cluster-yes",
       ]);
       await cluster.waitUntilOk();
@@ -50,12 +54,32 @@ export class RedisCluster {
     return cluster;
   }
 
-  /** Resolves once every node reports cluster_state:ok. */
-  private async waitUntilOk(): Promise<void> {
-    const deadline = Date.now() + 15_000;
+  /** The port of the first node, enough for the service to discover the rest. */
+  get port(): number {
+    return this.nodes[0]!.port;
+  }
+
+  /** A cluster client (closed by the caller). */
+  client(): Cluster {
+    return new Cluster([{ host: "127.0.0.1", port: this.port }], { redisOptions: { maxRetriesPerRequest: 1 } });
+  }
+
+  /** Empties every master. */
+  async flush(): Promise<void> {
+    await Promise.all(
+      this.nodes.map(async (n) => {
+        const { stdout } = await run("redis-cli", ["-p", String(n.port), "role"]);
+        if (stdout.startsWith("master")) await run("redis-cli", ["-p", String(n.port), "flushall"]);
+      }),
+    );
+  }
+
+  /** Resolves once every live node reports cluster_state:ok. */
+  async waitUntilOk(nodes = this.nodes): Promise<void> {
+    const deadline = Date.now() + 20_000;
     for (;;) {
       const states = await Promise.all(
-        this.nodes.map(async (n) => {
+        nodes.map(async (n) => {
           const { stdout } = await run("redis-cli", ["-p", String(n.port), "cluster", "info"]);
           return /cluster_state:ok/.test(stdout);
         }),

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { MemoryRoomStore } from "../../src/store/memory-room-store.js";
 import { RedisRoomStore } from "../../src/store/redis-room-store.js";
 import type { RoomStore } from "../../src/store/room-store.js";
 import { RedisKeys } from "../../src/redis/keys.js";
+import { RedisCluster } from "../helpers/redis-cluster.js";
 import { RedisServer } from "../helpers/redis-server.js";
 
 const GRACE = 200;
@@ -22,27 +23,57 @@ async function confirmWithin(store: RoomStore, ms: number) {
 }
 
 let redisServer: RedisServer;
-let redis: Redis;
+let single: Redis;
+let redisCluster: RedisCluster;
+let cluster: Cluster;
 
 beforeAll(async () => {
-  redisServer = await RedisServer.start();
-  redis = redisServer.client();
-});
+  [redisServer, redisCluster] = await Promise.all([RedisServer.start(), RedisCluster.start(3)]);
+  single = redisServer.client();
+  cluster = redisCluster.client();
+}, 60_000);
 afterAll(async () => {
-  redis.disconnect();
-  await redisServer.stop();
+  single?.disconnect();
+  cluster?.disconnect();
+  await Promise.all([redisServer?.stop(), redisCluster?.stop()]);
 });
 
-const backends: [string, () => RoomStore][] = [
-  ["memory", () => new MemoryRoomStore()],
-  ["redis", () => new RedisRoomStore(redis, new RedisKeys(), 60_000)],
+/** A backend: its store, and for Redis, the client and key layout to look at what it stored. */
+interface Backend {
+  make: () => RoomStore;
+  redis?: () => Redis | Cluster;
+  keys: RedisKeys;
+  flush: () => Promise<unknown>;
+}
+const backends: [string, Backend][] = [
+  ["memory", { make: () => new MemoryRoomStore(), keys: new RedisKeys(), flush: async () => {} }],
+  [
+    "redis",
+    {
+      make: () => new RedisRoomStore(single, new RedisKeys(), 60_000),
+      redis: () => single,
+      keys: new RedisKeys(),
+      flush: () => single.flushall(),
+    },
+  ],
+  [
+    "redis cluster",
+    {
+      make: () => new RedisRoomStore(cluster, new RedisKeys("", true), 60_000),
+      redis: () => cluster,
+      keys: new RedisKeys("", true),
+      flush: () => redisCluster.flush(),
+    },
+  ],
 ];
 
-describe.each(backends)("RoomStore contract (%s)", (name, make) => {
+describe.each(backends)("RoomStore contract (%s)", (name, { make, redis: client, keys, flush }) => {
   let store: RoomStore;
+  let redis: Redis | Cluster;
   beforeEach(async () => {
-    await redis.flushall();
+    await flush();
     store = make();
+    if (client) redis = client();
   });
 
   const join = (userId: string, connections = 1, instanceId = A, roomId = "r1") =>
@@ -109,7 +140,7 @@ describe.each(backends)("RoomStore contract (%s)", (name, make) => {
     expect(await store.roomUsers("r1")).toHaveLength(2);
     await store.leave({ roomId: "r1", userId: "bob", instanceId: A, connections: 0 });
     expect(await store.roomUsers("r1")).toEqual([]);
-    if (name === "redis") expect(await redis.keys("room:*:users")).toEqual([]);
+    if (client) expect(await redis.exists(keys.room("r1"))).toBe(0);
   });
 
   it("keeps a user present while another instance holds a socket", async () => {
@@ -151,7 +182,7 @@ describe.each(backends)("RoomStore contract (%s)", (name, make) => {
     expect(await confirmWithin(store, GRACE * 5)).toEqual([{ roomId: "r1", userId: "alice", username: "ALICE" }]);
   });
 
-  if (name === "redis") {
+  if (name !== "memory") {
     it("reaps an instance whose lease expired, and only that one", async () => {
       expect(await store.heartbeat(A, 100)).toBe(true);
       expect(await store.heartbeat(A, 100)).toBe(false);
@@ -163,7 +194,7 @@ describe.each(backends)("RoomStore contract (%s)", (name, make) => {
       expect(await store.reapDeadInstances(B, GRACE)).toEqual([A]);
       expect(await store.reapDeadInstances(B, GRACE)).toEqual([]);
       expect(await confirmWithin(store, GRACE * 5)).toEqual([{ roomId: "r1", userId: "alice", username: "ALICE" }]);
-      expect(await redis.exists(`presence:instance:${A}:rooms`)).toBe(0);
+      expect(await redis.exists(keys.instanceRooms(A))).toBe(0);
       expect(await store.heartbeat(A, 100)).toBe(true);
     });
 
@@ -187,19 +218,22 @@ describe.each(backends)("RoomStore contract (%s)", (name, make) => {
 
     it("stores the documented value shape", async () => {
       await join("alice");
-      const raw = await redis.hget("room:r1:users", "alice");
+      const key = name === "redis" ? "room:r1:users" : "room:{r1}:users";
+      expect(keys.room("r1")).toBe(key);
+      const raw = await redis.hget(key, "alice");
       expect(JSON.parse(raw!)).toMatchObject({ username: "ALICE", isDisconnectConfirm: false });
-      expect(await redis.type("room:r1:users")).toBe("hash");
+      expect(await redis.type(key)).toBe("hash");
     });
   }
 });
 
 describe("Redis write-back", () => {
   beforeEach(async () => {
-    await redis.flushall();
+    await single.flushall();
   });
 
   it("writes every entry it can: one that Redis refuses is reported and skipped, not fatal", async () => {
+    const redis = single;
     const store = new RedisRoomStore(redis, new RedisKeys(), 60_000);
     const reported: { roomId: string; userId: string; error: string }[][] = [];
     store.onSyncFailures = (failed) => reported.push(failed);
