@@ -16,6 +16,7 @@ declare module "ioredis" {
     historyClaimStored(claim: string, messageId: string, storedId?: string): Result<number, Context>;
     historyReplace(history: string, bytes: string, oldMember: string, newMember: string): Result<number, Context>;
     historyAppend(numKeys: number, ...keysAndArgv: string[]): Result<unknown[], Context>;
+    historyAppendRoom(history: string, bytes: string, users: string, ...argv: string[]): Result<unknown[], Context>;
     historySequence(history: string, bytes: string, users: string, ...argv: string[]): Result<string, Context>;
   }
 }
@@ -80,7 +81,10 @@ export class RedisHistoryStore implements HistoryStore {
     redis.defineCommand("historyClaimStored", { numberOfKeys: 1, lua: readLuaScript("claim_stored.lua") });
     redis.defineCommand("historyReplace", { numberOfKeys: 2, lua: readLuaScript("history_replace.lua") });
     const lib = readLuaScript("history_lib.lua");
-    writer.defineCommand("historyAppend", { lua: `${lib}\n${readLuaScript("history_append.lua")}` });
+    const append = `${lib}\n${readLuaScript("history_append.lua")}`;
+    writer.defineCommand("historyAppend", { lua: append });
+    // The same script for one room, its keys declared, as a cluster client needs to route it.
+    writer.defineCommand("historyAppendRoom", { numberOfKeys: 3, lua: append });
     writer.defineCommand("historySequence", {
       numberOfKeys: 3,
       lua: `${lib}\n${readLuaScript("history_sequence.lua")}`,
@@ -171,7 +175,10 @@ export class RedisHistoryStore implements HistoryStore {
       keys.push(this.keys.history(roomId), this.keys.historyBytes(roomId), this.keys.room(roomId));
       argv.push(String(members.length), ...members);
     }
-    const write = this.writer.historyAppend(keys.length, ...keys, ...argv);
+    const write =
+      rooms.length === 1 && this.keys.cluster
+        ? this.writer.historyAppendRoom(keys[0]!, keys[1]!, keys[2]!, ...argv)
+        : this.writer.historyAppend(keys.length, ...keys, ...argv);
     return new Promise<void>((resolve) => {
       let settled = false;
       /** `err` fails the whole batch; `failedRooms` (the script's reply) fails only those rooms. */

@@ -7,10 +7,18 @@ export interface MonitoredCommand {
 }
 
 /**
- * Redis MONITOR over a raw socket (ioredis's monitor mode can trip over output that arrives
- * with its own OK on a busy server). Resolves once MONITOR is active.
+ * Redis MONITOR on each of `ports` (every master of a cluster), over raw sockets (ioredis's
+ * monitor mode can trip over output that arrives with its own OK on a busy server). Resolves
+ * once MONITOR is active on all; `commands` holds what any of them saw.
  */
-export async function monitor(port: number): Promise<{ commands: MonitoredCommand[]; stop: () => void }> {
+export async function monitor(...ports: number[]): Promise<{ commands: MonitoredCommand[]; stop: () => void }> {
+  const watches = await Promise.all(ports.map(monitorOne));
+  const commands: MonitoredCommand[] = [];
+  for (const w of watches) w.commands.push = (...items: MonitoredCommand[]) => commands.push(...items);
+  return { commands, stop: () => watches.forEach((w) => w.stop()) };
+}
+
+async function monitorOne(port: number): Promise<{ commands: MonitoredCommand[]; stop: () => void }> {
   const socket = createConnection(port, "127.0.0.1");
   const commands: MonitoredCommand[] = [];
   let buffer = "";

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Cluster } from "ioredis";
+import { RedisKeys } from "../../src/redis/keys.js";
 import { RedisServer } from "./redis-server.js";
 
 const run = promisify(execFile);
@@ -54,6 +55,33 @@ export class RedisCluster {
     return cluster;
   }
 
+  readonly cluster = true;
+  /** The key layout the service uses here. */
+  readonly keys = new RedisKeys("", true);
+
+  /** The ports of the nodes that are masters now. */
+  async masters(): Promise<number[]> {
+    const roles = await Promise.all(
+      this.nodes.map(async (n) => {
+        if (!n.running) return undefined;
+        const { stdout } = await run("redis-cli", ["-p", String(n.port), "role"]).catch(() => ({ stdout: "" }));
+        return stdout.startsWith("master") ? n.port : undefined;
+      }),
+    );
+    return roles.filter((p): p is number => p !== undefined);
+  }
+
+  /** The keys matching a glob pattern, on every master. */
+  async keysMatching(pattern: string): Promise<string[]> {
+    const found = await Promise.all(
+      (await this.masters()).map(async (port) => {
+        const { stdout } = await run("redis-cli", ["-p", String(port), "--raw", "keys", pattern]);
+        return stdout.split("\n").filter((k) => k !== "");
+      }),
+    );
+    return found.flat();
+  }
+
   /** The port of the first node, enough for the service to discover the rest. */
   get port(): number {
     return this.nodes[0]!.port;
@@ -66,12 +94,7 @@ export class RedisCluster {
 
   /** Empties every master. */
   async flush(): Promise<void> {
-    await Promise.all(
-      this.nodes.map(async (n) => {
-        const { stdout } = await run("redis-cli", ["-p", String(n.port), "role"]);
-        if (stdout.startsWith("master")) await run("redis-cli", ["-p", String(n.port), "flushall"]);
-      }),
-    );
+    await Promise.all((await this.masters()).map((port) => run("redis-cli", ["-p", String(port), "flushall"])));
   }
 
   /** Resolves once every live node reports cluster_state:ok. */

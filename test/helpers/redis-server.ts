@@ -1,5 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { Redis } from "ioredis";
+import { RedisKeys } from "../../src/redis/keys.js";
 import { freePort } from "./ports.js";
 import { spawnTracked } from "./process.js";
 
@@ -30,6 +31,10 @@ export class RedisServer {
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.process !== undefined;
   }
 
   get pid(): number | undefined {
@@ -64,6 +69,24 @@ export class RedisServer {
       if (this.process === child) this.process = undefined;
     });
     await Promise.race([this.waitForPing(), exited]);
+  }
+
+  readonly cluster = false;
+  /** The key layout the service uses here. */
+  readonly keys = new RedisKeys();
+
+  masters(): Promise<number[]> {
+    return Promise.resolve([this.port]);
+  }
+
+  /** The keys matching a glob pattern. */
+  async keysMatching(pattern: string): Promise<string[]> {
+    const c = this.client();
+    try {
+      return await c.keys(pattern);
+    } finally {
+      c.disconnect();
+    }
   }
 
   /** A new client (closed by the caller). */

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Redis } from "ioredis";
-import { RedisServer } from "../helpers/redis-server.js";
+import type { Cluster, Redis } from "ioredis";
+import { startTestRedis, type TestRedis } from "../helpers/test-redis.js";
 import { startService, type RunningService } from "../helpers/service.js";
 import { connect, disconnected, eventually, join, joined, nextEvent, record, type Client } from "../helpers/clients.js";
 
@@ -13,8 +13,8 @@ import { connect, disconnected, eventually, join, joined, nextEvent, record, typ
 const LIMIT = 10;
 const MAX_BYTES = 16_384;
 const RETENTION_MS = 60_000;
-let redisServer: RedisServer;
-let redis: Redis;
+let redisServer: TestRedis;
+let redis: Redis | Cluster;
 let svc: RunningService;
 const clients: Client[] = [];
 let seq = 0;
@@ -43,7 +43,7 @@ async function catchUp(roomId: string, lastMessageId?: string) {
 }
 
 beforeAll(async () => {
-  redisServer = await RedisServer.start();
+  redisServer = await startTestRedis();
   redis = redisServer.client();
   svc = await startService({
     REDIS_PORT: String(redisServer.port),
@@ -108,11 +108,11 @@ describe("retention", () => {
       }),
     );
     await eventually(
-      async () => (await Promise.all(rooms.map((r) => redis.exists(`room:${r}:history`)))).every((n) => n === 1),
+      async () => (await Promise.all(rooms.map((r) => redis.exists(redisServer.keys.history(r))))).every((n) => n === 1),
       5000,
       "every room's history stored",
     );
-    const keys = await redis.keys("*");
+    const keys = await redisServer.keysMatching("*");
     expect(keys.filter((k) => k.endsWith(":history")).length).toBeGreaterThanOrEqual(rooms.length);
     const lasting = [];
     for (const key of keys) {
@@ -132,11 +132,11 @@ describe("history bounds", () => {
     const alice = await client("alice", room);
     // Escaped characters cost six bytes each in JSON ("\"" two, "\\" two): 5,000 of them per message.
     for (let i = 0; i < LIMIT; i++) expect((await say(alice, "alice", '"\\'.repeat(2500))).ok).toBe(true);
-    const members = await redis.zrange(`room:${room}:history`, 0, -1);
+    const members = await redis.zrange(redisServer.keys.history(room), 0, -1);
     const bytes = members.reduce((n, m) => n + Buffer.byteLength(m), 0);
     expect(bytes).toBeLessThanOrEqual(MAX_BYTES);
     expect(members.length).toBeGreaterThan(0);
-    expect(Number(await redis.get(`room:${room}:history:bytes`))).toBe(bytes);
+    expect(Number(await redis.get(redisServer.keys.historyBytes(room)))).toBe(bytes);
     const { history } = await catchUp(room);
     expect(history.messages.length).toBe(members.length);
   });

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { monitor } from "../helpers/monitor.js";
-import { RedisServer } from "../helpers/redis-server.js";
+import { startTestRedis, type TestRedis } from "../helpers/test-redis.js";
 import { startService, TEST_GRACE_MS, type RunningService } from "../helpers/service.js";
 import {
   connect,
@@ -16,8 +16,8 @@ import {
   type Client,
 } from "../helpers/clients.js";
 
-let redisServer: RedisServer;
-let redis: Redis;
+let redisServer: TestRedis;
+let redis: Redis | Cluster;
 let svc: RunningService;
 const clients: Client[] = [];
 let roomSeq = 0;
@@ -30,7 +30,7 @@ async function client(userId?: string, roomId?: string): Promise<Client> {
 }
 
 beforeAll(async () => {
-  redisServer = await RedisServer.start();
+  redisServer = await startTestRedis();
   redis = redisServer.client();
   svc = await startService({ REDIS_PORT: String(redisServer.port) });
   expect(svc.service.mode).toBe("shared");
@@ -90,7 +90,7 @@ describe("join_room", () => {
   it("stores the room in Redis as documented", async () => {
     const room = newRoom();
     await client("alice", room);
-    const value = JSON.parse((await redis.hget(`room:${room}:users`, "alice"))!);
+    const value = JSON.parse((await redis.hget(redisServer.keys.room(room), "alice"))!);
     expect(value).toMatchObject({ username: "ALICE", isDisconnectConfirm: false });
   });
 
@@ -174,7 +174,7 @@ describe("send_message", () => {
     const alice = await client("alice", room);
     const bob = await client("bob", room);
     const received = record(bob, "receive_message");
-    const watch = await monitor(redisServer.port);
+    const watch = await monitor(...(await redisServer.masters()));
     const commands = () => watch.commands.map((c) => c.args);
     // Sent by a client, not run inside a script.
     const direct = () => watch.commands.filter((c) => !c.source.startsWith("lua")).map((c) => c.args);
@@ -183,14 +183,14 @@ describe("send_message", () => {
     await eventually(() => received.length === 50);
     // History appends: script calls naming the room's history key (one per flush, for every room).
     const appends = () =>
-      direct().filter((c) => /^eval(sha)?$/i.test(c[0]!) && c.includes(`room:${room}:history`)).length;
-    await eventually(async () => (await redis.zcard(`room:${room}:history`)) === 50, 5000, "history stored");
+      direct().filter((c) => /^eval(sha)?$/i.test(c[0]!) && c.includes(redisServer.keys.history(room))).length;
+    await eventually(async () => (await redis.zcard(redisServer.keys.history(room))) === 50, 5000, "history stored");
     await sleep(50);
     watch.stop();
     // The history append names the users key only to ask whether anybody is in the room (an
     // empty room's history gets its expiry there); nothing else touches room state.
     const touching = commands().filter(
-      (c) => c.some((arg) => arg === `room:${room}:users`) && !/^(eval(sha)?|exists)$/i.test(c[0]!),
+      (c) => c.some((arg) => arg === redisServer.keys.room(room)) && !/^(eval(sha)?|exists)$/i.test(c[0]!),
     );
     expect(touching).toEqual([]);
     expect(direct().filter((c) => /^(hget|hgetall|hvals)$/i.test(c[0]!))).toEqual([]);
@@ -216,7 +216,7 @@ describe("departures", () => {
     expect(left).toMatchObject({ event: "disconnect", username: "BOB", text: "BOB has left the chat." });
     await sleep(TEST_GRACE_MS);
     expect(notices.filter((n) => n.eventType === "disconnect")).toHaveLength(1);
-    expect(JSON.parse((await redis.hget(`room:${room}:users`, "bob"))!)).toMatchObject({ isDisconnectConfirm: true });
+    expect(JSON.parse((await redis.hget(redisServer.keys.room(room), "bob"))!)).toMatchObject({ isDisconnectConfirm: true });
   });
 
   it("announces nothing for a rejoin within the grace period", async () => {
@@ -234,7 +234,7 @@ describe("departures", () => {
     expect(existing.users).toEqual([{ userId: "alice", username: "ALICE" }]);
     await sleep(TEST_GRACE_MS * 2);
     expect(notices).toEqual([]);
-    expect(JSON.parse((await redis.hget(`room:${room}:users`, "bob"))!)).toMatchObject({ isDisconnectConfirm: false });
+    expect(JSON.parse((await redis.hget(redisServer.keys.room(room), "bob"))!)).toMatchObject({ isDisconnectConfirm: false });
   });
 
   it("lists a user in their grace period as present to a new joiner", async () => {
@@ -292,20 +292,20 @@ describe("departures", () => {
     const bob = await client("bob", room);
     bob.emit("leave_session");
     await nextEvent(alice, "system_message", systemEvent("disconnect", "bob"));
-    expect(await redis.exists(`room:${room}:users`)).toBe(1);
+    expect(await redis.exists(redisServer.keys.room(room))).toBe(1);
     alice.disconnect();
-    await eventually(async () => (await redis.exists(`room:${room}:users`)) === 0, TEST_GRACE_MS * 10, "room deleted");
+    await eventually(async () => (await redis.exists(redisServer.keys.room(room))) === 0, TEST_GRACE_MS * 10, "room deleted");
   });
 
   it("keeps the history of an empty room for the retention time only", async () => {
     const room = newRoom();
     const alice = await client("alice", room);
     await alice.emitWithAck("send_message", { message: { userId: "alice", content: "kept" } });
-    expect(await redis.pttl(`room:${room}:history`)).toBe(-1);
+    expect(await redis.pttl(redisServer.keys.history(room))).toBe(-1);
     alice.emit("leave_session");
-    await eventually(async () => (await redis.pttl(`room:${room}:history`)) > 0, 5000, "history expiry set");
-    expect(await redis.pttl(`room:${room}:history`)).toBeLessThanOrEqual(24 * 3_600_000);
+    await eventually(async () => (await redis.pttl(redisServer.keys.history(room))) > 0, 5000, "history expiry set");
+    expect(await redis.pttl(redisServer.keys.history(room))).toBeLessThanOrEqual(24 * 3_600_000);
     await client("alice", room);
-    expect(await redis.pttl(`room:${room}:history`)).toBe(-1);
+    expect(await redis.pttl(redisServer.keys.history(room))).toBe(-1);
   });
 });

@@ -1,12 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Redis } from "ioredis";
-import { RedisServer } from "../helpers/redis-server.js";
+import type { Cluster, Redis } from "ioredis";
+import { startTestRedis, type TestRedis } from "../helpers/test-redis.js";
 import { startService, type RunningService } from "../helpers/service.js";
 import { connect, eventually, joined, nextEvent, record, sleep, type Client } from "../helpers/clients.js";
 
 const LIMIT = 5;
-let redisServer: RedisServer;
-let redis: Redis;
+let redisServer: TestRedis;
+let redis: Redis | Cluster;
 let svc: RunningService;
 const clients: Client[] = [];
 let seq = 0;
@@ -35,7 +35,7 @@ async function joinWithHistory(userId: string, roomId: string, lastMessageId?: s
 }
 
 beforeAll(async () => {
-  redisServer = await RedisServer.start();
+  redisServer = await startTestRedis();
   redis = redisServer.client();
   svc = await startService({ REDIS_PORT: String(redisServer.port), HISTORY_LIMIT: String(LIMIT) });
 });
@@ -67,7 +67,7 @@ describe("message ids and acknowledgements", () => {
     const room = newRoom();
     const alice = await client("alice", room);
     const ack = await say(alice, "alice", "stored before the ack");
-    const members = await redis.zrange(`room:${room}:history`, 0, -1);
+    const members = await redis.zrange(redisServer.keys.history(room), 0, -1);
     expect(members.some((m) => m.startsWith(`${ack.id}\n`))).toBe(true);
   });
 });
@@ -91,11 +91,11 @@ describe("chat_history", () => {
     const slack = 16; // max(16, LIMIT / 8)
     for (let i = 0; i < LIMIT + slack + 1; i++) await say(alice, "alice", `m${i}`);
     // The append that took the set past LIMIT + slack trimmed it back to the newest LIMIT.
-    const stored = await redis.zrange(`room:${room}:history`, 0, -1);
+    const stored = await redis.zrange(redisServer.keys.history(room), 0, -1);
     expect(stored).toHaveLength(LIMIT);
     expect(stored.at(-1)).toContain(`"content":"m${LIMIT + slack}"`);
     await say(alice, "alice", "one more");
-    expect(await redis.zcard(`room:${room}:history`)).toBe(LIMIT + 1);
+    expect(await redis.zcard(redisServer.keys.history(room))).toBe(LIMIT + 1);
   });
 
   it("sends only what came after lastMessageId, so a reconnect catches up exactly", async () => {
@@ -120,7 +120,7 @@ describe("chat_history", () => {
     const alice = await client("alice", room);
     await say(alice, "alice", "anyone?");
     alice.emit("leave_session");
-    await eventually(async () => (await redis.exists(`room:${room}:users`)) === 0);
+    await eventually(async () => (await redis.exists(redisServer.keys.room(room))) === 0);
     const { history } = await joinWithHistory("alice", room);
     expect(history.messages.map((m: { content: string }) => m.content)).toEqual(["anyone?"]);
   });
@@ -141,7 +141,7 @@ describe("idempotent sends", () => {
     await sleep(100);
     expect(got.map((m) => m.content)).toEqual(["once", "twice"]);
     expect(got[0].clientMessageId).toBe("c-1");
-    expect(await redis.zcard(`room:${room}:history`)).toBe(2);
+    expect(await redis.zcard(redisServer.keys.history(room))).toBe(2);
   });
 
   it("keeps a sender's order when plain and idempotent sends are mixed", async () => {
@@ -187,7 +187,7 @@ describe("a room whose history cannot be written", () => {
     try {
       const broken = newRoom();
       const fine = newRoom();
-      await redis.set(`room:${broken}:history`, "not a sorted set");
+      await redis.set(redisServer.keys.history(broken), "not a sorted set");
       const alice = await joined(windowed.url, "alice", broken);
       const bob = await joined(windowed.url, "bob", fine);
       clients.push(alice, bob);
@@ -196,9 +196,9 @@ describe("a room whose history cannot be written", () => {
       expect(lost).toMatchObject({ ok: true, stored: false });
       expect(kept).toMatchObject({ ok: true, id: expect.any(String) });
       expect(kept.stored).toBeUndefined();
-      const stored = await redis.zrange(`room:${fine}:history`, 0, -1);
+      const stored = await redis.zrange(redisServer.keys.history(fine), 0, -1);
       expect(stored.some((m) => m.startsWith(`${kept.id}\n`))).toBe(true);
-      expect(await redis.get(`room:${broken}:history`)).toBe("not a sorted set");
+      expect(await redis.get(redisServer.keys.history(broken))).toBe("not a sorted set");
     } finally {
       await windowed.stop();
     }

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Redis } from "ioredis";
-import { RedisServer } from "../helpers/redis-server.js";
+import type { Cluster, Redis } from "ioredis";
+import { startTestRedis, type TestRedis } from "../helpers/test-redis.js";
 import { startService, type RunningService } from "../helpers/service.js";
 import { connect, disconnected, eventually, joined, nextEvent, record, type Client } from "../helpers/clients.js";
 
 const MAX = 1000;
 const ROOM = "interview-1";
 
-let redisServer: RedisServer;
-let redis: Redis;
+let redisServer: TestRedis;
+let redis: Redis | Cluster;
 let svc: RunningService;
 let mallory: Client;
 let stranger: Client;
@@ -19,12 +19,12 @@ let bobNotices: any[];
 /** Everything the service stores, to prove a refused event changed nothing. */
 async function storedState(): Promise<Record<string, Record<string, string>>> {
   const out: Record<string, Record<string, string>> = {};
-  for (const key of (await redis.keys("room:*:users")).sort()) out[key] = await redis.hgetall(key);
+  for (const key of (await redisServer.keysMatching("room:*:users")).sort()) out[key] = await redis.hgetall(key);
   return out;
 }
 
 beforeAll(async () => {
-  redisServer = await RedisServer.start();
+  redisServer = await startTestRedis();
   redis = redisServer.client();
   svc = await startService({ REDIS_PORT: String(redisServer.port), MAX_MESSAGE_LENGTH: String(MAX) });
   bob = await joined(svc.url, "bob", ROOM);

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { RedisServer } from "../helpers/redis-server.js";
+import { startTestRedis, type TestRedis } from "../helpers/test-redis.js";
 import { startService, type RunningService } from "../helpers/service.js";
 import { connect, joined, nextEvent, record, type Client } from "../helpers/clients.js";
 
@@ -10,7 +10,7 @@ describe.each([
   ["shared", true],
   ["memory", false],
 ])("typing, edits and deletes (%s mode)", (_mode, withRedis) => {
-  let redisServer: RedisServer | undefined;
+  let redisServer: TestRedis | undefined;
   let svc: RunningService;
   const clients: Client[] = [];
   let seq = 0;
@@ -25,7 +25,7 @@ describe.each([
     c.emitWithAck("send_message", { message: { userId, content } });
 
   beforeAll(async () => {
-    redisServer = withRedis ? await RedisServer.start() : undefined;
+    redisServer = withRedis ? await startTestRedis() : undefined;
     svc = await startService({
       ...(redisServer ? { REDIS_PORT: String(redisServer.port) } : {}),
       TYPING_TIMEOUT_MS: String(TYPING_TIMEOUT_MS),

@@ -1,0 +1,31 @@
+import type { Cluster, Redis } from "ioredis";
+import type { RedisKeys } from "../../src/redis/keys.js";
+import { RedisCluster } from "./redis-cluster.js";
+import { RedisServer } from "./redis-server.js";
+
+/**
+ * The Redis a suite runs against: a single node, or, when the run sets TEST_REDIS=cluster
+ * (the "cluster" project of vitest.config.ts), a local three-master Redis Cluster. Either
+ * way the service is pointed at `port` alone and finds out the mode by itself.
+ */
+export interface TestRedis {
+  readonly port: number;
+  readonly cluster: boolean;
+  /** The key layout the service uses on it. */
+  readonly keys: RedisKeys;
+  /** A new client (closed by the caller). */
+  client(): Redis | Cluster;
+  /** The ports of the masters (the one node of a single Redis). */
+  masters(): Promise<number[]>;
+  /** The keys matching a glob pattern, on every node. */
+  keysMatching(pattern: string): Promise<string[]>;
+  flush(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const CLUSTER_MODE = process.env.TEST_REDIS === "cluster";
+
+/** Starts this run's kind of Redis. */
+export function startTestRedis(): Promise<TestRedis> {
+  return CLUSTER_MODE ? RedisCluster.start(3) : RedisServer.start();
+}
