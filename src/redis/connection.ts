@@ -169,7 +169,8 @@ export class RedisConnection {
       enableAutoPipelining: role.pipelining !== undefined,
       autoPipeliningIgnoredCommands: role.pipelining?.ignored ?? [],
     };
-    if (!this.cluster) return new Redis({ ...node, ...common, ...(role.offlineQueue ? { autoResubscribe: true } : {}) });
+    if (!this.cluster)
+      return new Redis({ ...node, ...common, ...(role.offlineQueue ? { autoResubscribe: true } : {}) });
     const { host, port, tls, ...redisOptions } = node;
     const options: ClusterOptions = {
       ...common,
@@ -180,7 +181,9 @@ export class RedisConnection {
       shardedSubscribers: role.sharded === true,
       // With TLS, connect to the names the cluster announces as IPs through the start-up
       // host, as AWS ElastiCache requires (its certificate names the configuration endpoint).
-      ...(tls ? { dnsLookup: (address, callback) => callback(null, address), redisOptions: { ...redisOptions, tls } } : {}),
+      ...(tls
+        ? { dnsLookup: (address, callback) => callback(null, address), redisOptions: { ...redisOptions, tls } }
+        : {}),
     };
     return new Cluster([{ host: host!, port: port! }, ...this.cfg.clusterNodes], options);
   }

@@ -17,10 +17,20 @@ type Arg = string | number;
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
-    roomJoin(users: string, history: string, bytes: string, ...argv: Arg[]): Result<[string, string[], string[]], Context>;
+    roomJoin(
+      users: string,
+      history: string,
+      bytes: string,
+      ...argv: Arg[]
+    ): Result<[string, string[], string[]], Context>;
     roomDrop(users: string, ...argv: Arg[]): Result<[number, number, number], Context>;
     roomLeave(users: string, history: string, bytes: string, ...argv: Arg[]): Result<[number, string, number], Context>;
-    roomConfirm(users: string, history: string, bytes: string, ...argv: Arg[]): Result<[string, (string | number)?], Context>;
+    roomConfirm(
+      users: string,
+      history: string,
+      bytes: string,
+      ...argv: Arg[]
+    ): Result<[string, (string | number)?], Context>;
     roomRelease(users: string, ...argv: Arg[]): Result<(string | number)[], Context>;
     roomRestore(users: string, history: string, bytes: string, ...argv: Arg[]): Result<[number, number], Context>;
     roomHosts(users: string, selfId: string): Result<string[], Context>;

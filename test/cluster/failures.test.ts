@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
+import type { RedisServer } from "../helpers/redis-server.js";
 import { Cluster, CLUSTER_GRACE_MS, CLUSTER_LEASE_MS } from "../helpers/cluster.js";
 import { TcpProxy } from "../helpers/tcp-proxy.js";
 import {
@@ -15,12 +16,12 @@ import {
   type Client,
 } from "../helpers/clients.js";
 
-let cluster: Cluster | undefined;
+let cluster: Cluster<RedisServer> | undefined;
 let redis: Redis | undefined;
 const clients: Client[] = [];
 
 async function startCluster(n: number, env: Record<string, string> = {}) {
-  cluster = await Cluster.start(n, env);
+  cluster = await Cluster.startOnSingleNode(n, env);
   redis = cluster.redis.client();
   redis.on("error", () => {});
   return cluster;

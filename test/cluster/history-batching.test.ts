@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Redis } from "ioredis";
+import type { Cluster as RedisClusterClient, Redis } from "ioredis";
 import { Cluster } from "../helpers/cluster.js";
 import { connect, joined, nextEvent, type Client } from "../helpers/clients.js";
 
@@ -11,7 +11,7 @@ import { connect, joined, nextEvent, type Client } from "../helpers/clients.js";
 const WINDOW_MS = 2000;
 
 let cluster: Cluster;
-let redis: Redis;
+let redis: Redis | RedisClusterClient;
 const clients: Client[] = [];
 let seq = 0;
 const newRoom = () => `batching-${++seq}`;
@@ -41,7 +41,9 @@ async function sendHeld(c: Client, userId: string): Promise<{ heldAck: Promise<{
 }
 
 const stored = async (roomId: string) =>
-  (await redis.zrange(`room:${roomId}:history`, 0, -1)).map((m) => JSON.parse(m.slice(m.indexOf("\n") + 1)).content);
+  (await redis.zrange(cluster.redis.keys.history(roomId), 0, -1)).map(
+    (m) => JSON.parse(m.slice(m.indexOf("\n") + 1)).content,
+  );
 
 beforeAll(async () => {
   cluster = await Cluster.start(2, { HISTORY_FLUSH_MS: String(WINDOW_MS) });

@@ -5,7 +5,8 @@
  * STRESS_DURATION_MS changes the length (default 12 s).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Redis } from "ioredis";
+import type { Cluster as RedisClusterClient, Redis } from "ioredis";
+import { graceIndexSize } from "../helpers/test-redis.js";
 import { Cluster } from "../helpers/cluster.js";
 import { connect, eventually, join, record, sleep, type Client } from "../helpers/clients.js";
 
@@ -37,7 +38,7 @@ interface Actor {
 }
 
 let cluster: Cluster;
-let redis: Redis;
+let redis: Redis | RedisClusterClient;
 let urls: string[];
 const everyClient: Client[] = [];
 
@@ -176,7 +177,7 @@ describe(`presence stress (seed ${SEED})`, () => {
       expect(obs.messages.map((m) => m.content).sort(), context).toEqual([...a.sent].sort());
 
       const users = Object.fromEntries(
-        Object.entries(await redis.hgetall(`room:${a.roomId}:users`)).map(([k, v]) => [k, JSON.parse(v)]),
+        Object.entries(await redis.hgetall(cluster.redis.keys.room(a.roomId))).map(([k, v]) => [k, JSON.parse(v)]),
       );
       const connections = (u: { instances: Record<string, number> }) =>
         Object.values(u.instances).reduce((x, y) => x + y, 0);
@@ -186,7 +187,12 @@ describe(`presence stress (seed ${SEED})`, () => {
       expect(connections(users[a.userId]), context).toBe(a.tabs.length);
       expect(connections(users[`obs-${i}`]), context).toBe(1);
     }
-    expect(await redis.zcard("presence:grace")).toBe(0);
+    // Stale entries (users back within the grace period) are dropped by the sweep when due.
+    await eventually(
+      async () => (await graceIndexSize(cluster.redis, redis)) === 0,
+      GRACE_MS * 10,
+      "grace index empty",
+    );
 
     // Everybody goes (half leave, half drop): every room's state disappears.
     for (const [i, a] of actors.entries()) {
@@ -194,12 +200,21 @@ describe(`presence stress (seed ${SEED})`, () => {
       else a.tabs.forEach((t) => t.disconnect());
       observers[i]!.client.disconnect();
     }
-    await eventually(async () => (await redis.keys("room:*:users")).length === 0, GRACE_MS * 10, "every room deleted");
+    await eventually(
+      async () => (await cluster.redis.keysMatching("room:*:users")).length === 0,
+      GRACE_MS * 10,
+      "every room deleted",
+    );
     // Histories outlive their rooms for the retention time, then expire by themselves.
-    for (const key of await redis.keys("room:*:history")) expect(await redis.pttl(key)).toBeGreaterThan(0);
-    expect(await redis.zcard("presence:grace")).toBe(0);
-    for (const id of await redis.smembers("presence:instances")) {
-      expect(await redis.scard(`presence:instance:${id}:rooms`)).toBe(0);
+    for (const key of await cluster.redis.keysMatching("room:*:history"))
+      expect(await redis.pttl(key)).toBeGreaterThan(0);
+    await eventually(
+      async () => (await graceIndexSize(cluster.redis, redis)) === 0,
+      GRACE_MS * 10,
+      "grace index empty",
+    );
+    for (const id of await redis.smembers(cluster.redis.keys.instances)) {
+      expect(await redis.scard(cluster.redis.keys.instanceRooms(id))).toBe(0);
     }
   });
 });

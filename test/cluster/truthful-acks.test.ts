@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Redis } from "ioredis";
+import type { RedisServer } from "../helpers/redis-server.js";
 import { Cluster } from "../helpers/cluster.js";
 import { connect, disconnected, eventually, joined, nextEvent, record, type Client } from "../helpers/clients.js";
 
@@ -8,12 +9,12 @@ import { connect, disconnected, eventually, joined, nextEvent, record, type Clie
  * is in the room's shared history, through a Redis outage and a crash; `duplicate: true`
  * only for a message whose first copy is stored.
  */
-let cluster: Cluster | undefined;
+let cluster: Cluster<RedisServer> | undefined;
 let redis: Redis | undefined;
 const clients: Client[] = [];
 
 async function startCluster(n: number, env: Record<string, string> = {}) {
-  cluster = await Cluster.start(n, env);
+  cluster = await Cluster.startOnSingleNode(n, env);
   redis = cluster.redis.client();
   redis.on("error", () => {});
   return cluster;

@@ -29,3 +29,9 @@ export const CLUSTER_MODE = process.env.TEST_REDIS === "cluster";
 export function startTestRedis(): Promise<TestRedis> {
   return CLUSTER_MODE ? RedisCluster.start(3) : RedisServer.start();
 }
+
+/** How many departures the grace index holds, over all its shards. */
+export async function graceIndexSize(redis: TestRedis, client: Redis | Cluster): Promise<number> {
+  const sizes = await Promise.all(redis.keys.graceShards.map((key) => client.zcard(key)));
+  return sizes.reduce((a, b) => a + b, 0);
+}

@@ -108,7 +108,8 @@ describe("retention", () => {
       }),
     );
     await eventually(
-      async () => (await Promise.all(rooms.map((r) => redis.exists(redisServer.keys.history(r))))).every((n) => n === 1),
+      async () =>
+        (await Promise.all(rooms.map((r) => redis.exists(redisServer.keys.history(r))))).every((n) => n === 1),
       5000,
       "every room's history stored",
     );

@@ -216,7 +216,9 @@ describe("departures", () => {
     expect(left).toMatchObject({ event: "disconnect", username: "BOB", text: "BOB has left the chat." });
     await sleep(TEST_GRACE_MS);
     expect(notices.filter((n) => n.eventType === "disconnect")).toHaveLength(1);
-    expect(JSON.parse((await redis.hget(redisServer.keys.room(room), "bob"))!)).toMatchObject({ isDisconnectConfirm: true });
+    expect(JSON.parse((await redis.hget(redisServer.keys.room(room), "bob"))!)).toMatchObject({
+      isDisconnectConfirm: true,
+    });
   });
 
   it("announces nothing for a rejoin within the grace period", async () => {
@@ -234,7 +236,9 @@ describe("departures", () => {
     expect(existing.users).toEqual([{ userId: "alice", username: "ALICE" }]);
     await sleep(TEST_GRACE_MS * 2);
     expect(notices).toEqual([]);
-    expect(JSON.parse((await redis.hget(redisServer.keys.room(room), "bob"))!)).toMatchObject({ isDisconnectConfirm: false });
+    expect(JSON.parse((await redis.hget(redisServer.keys.room(room), "bob"))!)).toMatchObject({
+      isDisconnectConfirm: false,
+    });
   });
 
   it("lists a user in their grace period as present to a new joiner", async () => {
@@ -294,7 +298,11 @@ describe("departures", () => {
     await nextEvent(alice, "system_message", systemEvent("disconnect", "bob"));
     expect(await redis.exists(redisServer.keys.room(room))).toBe(1);
     alice.disconnect();
-    await eventually(async () => (await redis.exists(redisServer.keys.room(room))) === 0, TEST_GRACE_MS * 10, "room deleted");
+    await eventually(
+      async () => (await redis.exists(redisServer.keys.room(room))) === 0,
+      TEST_GRACE_MS * 10,
+      "room deleted",
+    );
   });
 
   it("keeps the history of an empty room for the retention time only", async () => {
