@@ -48,6 +48,7 @@ export class RedisCluster {
         "--cluster-yes",
       ]);
       await cluster.waitUntilOk();
+      if (replicas > 0) await cluster.waitForReplicas();
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -111,6 +112,67 @@ export class RedisCluster {
       if (Date.now() > deadline) throw new Error("redis cluster did not reach cluster_state:ok");
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+
+  /** Resolves once every replica is in sync with its master. */
+  private async waitForReplicas(): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const infos = await Promise.all(this.nodes.map((n) => this.cli(n.port, "info", "replication")));
+      const syncing = infos.filter((i) => /role:slave/.test(i) && !/master_link_status:up/.test(i));
+      if (syncing.length === 0) return;
+      if (Date.now() > deadline) throw new Error("redis cluster replicas did not sync");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  private async cli(port: number, ...args: string[]): Promise<string> {
+    return (await run("redis-cli", ["-p", String(port), ...args])).stdout.trim();
+  }
+
+  /** The hash slot of a key. */
+  async slotOf(key: string): Promise<number> {
+    return Number(await this.cli(this.port, "cluster", "keyslot", key));
+  }
+
+  /** The node serving a slot now, as a live node sees the cluster. */
+  async ownerOf(slot: number): Promise<RedisServer> {
+    const live = this.nodes.find((n) => n.running)!;
+    for (const line of (await this.cli(live.port, "cluster", "nodes")).split("\n")) {
+      const [, address, flags, , , , , , ...slots] = line.split(" ");
+      if (!flags?.includes("master") || flags.includes("fail")) continue;
+      const owns = slots.some((range) => {
+        if (range.startsWith("[")) return false; // a migration in progress
+        const [from, to = from] = range.split("-").map(Number);
+        return slot >= from! && slot <= to!;
+      });
+      if (owns) return this.nodes.find((n) => address!.startsWith(`127.0.0.1:${n.port}@`))!;
+    }
+    throw new Error(`no master serves slot ${slot}`);
+  }
+
+  /**
+   * Moves a slot to another master as `redis-cli --cluster reshard` does: IMPORTING and
+   * MIGRATING, its keys moved a few at a time (clients are redirected with ASK meanwhile),
+   * then the slot assigned to its new owner on every master.
+   */
+  async migrateSlot(slot: number, to: RedisServer, onBatch?: () => Promise<void>): Promise<void> {
+    const from = await this.ownerOf(slot);
+    const [fromId, toId] = await Promise.all([
+      this.cli(from.port, "cluster", "myid"),
+      this.cli(to.port, "cluster", "myid"),
+    ]);
+    await this.cli(to.port, "cluster", "setslot", String(slot), "importing", fromId);
+    await this.cli(from.port, "cluster", "setslot", String(slot), "migrating", toId);
+    for (;;) {
+      const keys = (await this.cli(from.port, "cluster", "getkeysinslot", String(slot), "2"))
+        .split("\n")
+        .filter(Boolean);
+      if (keys.length === 0) break;
+      await this.cli(from.port, "migrate", "127.0.0.1", String(to.port), "", "0", "5000", "keys", ...keys);
+      await onBatch?.();
+    }
+    for (const port of await this.masters()) await this.cli(port, "cluster", "setslot", String(slot), "node", toId);
   }
 
   async stop(): Promise<void> {
