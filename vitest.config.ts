@@ -16,6 +16,7 @@ const BOTH_MODES = [
   "test/cluster/history-batching.test.ts",
   "test/cluster/typing-edits.test.ts",
   "test/cluster/stress.test.ts",
+  "test/security/rate-limits.test.ts",
   "test/client/chat-client.test.ts",
 ];
 

@@ -110,7 +110,7 @@ export class ChatService {
       localUsersAndRooms: () => registry.size,
       redisShared: () => this.store.mode === "shared",
     });
-    this.limits = new RateLimits(config.rateLimits, this.redis.command, config.redis.keyPrefix);
+    this.limits = new RateLimits(config.rateLimits, this.redis.command, keys);
     this.http = createServer(
       createApp(
         {

@@ -1,4 +1,5 @@
 import type { RedisClient } from "../redis/connection.js";
+import type { RedisKeys } from "../redis/keys.js";
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { RateLimitConfig } from "../config/config.js";
 import { TokenBucket } from "./token-bucket.js";
@@ -37,12 +38,11 @@ export class RateLimits {
   constructor(
     private readonly config: RateLimitConfig,
     redis: RedisClient,
-    keyPrefix: string,
+    keys: RedisKeys,
   ) {
-    if (config.joinsPerMinute > 0)
-      this.joins = sharedLimiter(redis, `${keyPrefix}ratelimit:join`, config.joinsPerMinute, 60);
+    if (config.joinsPerMinute > 0) this.joins = sharedLimiter(redis, keys.rateLimit("join"), config.joinsPerMinute, 60);
     if (config.connectionsPerMinute > 0) {
-      this.connections = sharedLimiter(redis, `${keyPrefix}ratelimit:conn`, config.connectionsPerMinute, 60);
+      this.connections = sharedLimiter(redis, keys.rateLimit("conn"), config.connectionsPerMinute, 60);
     }
     // Forget full buckets now and then, so idle users cost nothing.
     this.sweepTimer = setInterval(() => {

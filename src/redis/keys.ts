@@ -94,6 +94,14 @@ export class RedisKeys {
     return `${this.instanceBase(instanceId)}:rooms`;
   }
 
+  /**
+   * Key prefix of a shared rate limit (rate-limiter-flexible appends ":<user or IP>"): one
+   * single-key counter per user or address, so limits spread over every slot.
+   */
+  rateLimit(kind: "join" | "conn"): string {
+    return `${this.prefix}ratelimit:${kind}`;
+  }
+
   /** Channel on which instances tell each other which rooms they host (see RoomHosts). */
   get hostsChannel(): string {
     return `${this.prefix}presence:hosts`;

@@ -114,7 +114,7 @@ describe("Redis Cluster events", () => {
         await sleep(10);
       }
     })();
-    await redisCluster.migrateSlot(slot, to, () => sleep(30));
+    await redisCluster.migrateSlot(slot, to, async () => void (await sleep(30)));
     migrating = false;
     await chatting;
     expect(await redisCluster.ownerOf(slot)).toBe(to);
