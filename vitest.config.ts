@@ -17,6 +17,7 @@ const BOTH_MODES = [
   "test/cluster/typing-edits.test.ts",
   "test/cluster/stress.test.ts",
   "test/security/rate-limits.test.ts",
+  "test/cluster/redis-keys.test.ts",
   "test/client/chat-client.test.ts",
 ];
 
