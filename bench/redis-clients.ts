@@ -158,12 +158,12 @@ async function main() {
   for (let round = 0; round < opts.rounds; round++) {
     for (const [label, variant] of Object.entries(pubsub ? PUBSUB_VARIANTS : VARIANTS)) {
       const redis = await startRedis();
-      const redis0 = cpuSeconds(redis.pid);
+      const redis0 = cpuSeconds(redis.pids[0]!);
       const proc = fork(fileURLToPath(import.meta.url), ["--child", variant, String(redis.port), ...args], {
         execArgv: ["--import", "tsx"],
       });
       const result = await new Promise<{ cpu: number; written: number }>((resolve) => proc.once("message", resolve));
-      const redisCpu = cpuSeconds(redis.pid) - redis0;
+      const redisCpu = cpuSeconds(redis.pids[0]!) - redis0;
       await redis.stop();
       const row = rows.get(label) ?? { client: [], redis: [] };
       row.client.push((result.cpu * 1e6) / result.written);

@@ -12,8 +12,9 @@
  * with >= 99.9 % delivery and p99 < 50 ms), memory (KiB per idle joined connection),
  * joinstorm (p99 join -> existing_users), cross (each room split over two instances),
  * soak (--soak-seconds of rate, RSS and p99 per window). Targets: floor, service, and
- * service-nohistory (HISTORY_LIMIT=0) with --targets; a service target may add environment
- * settings after "+", e.g. --targets floor,service,service+HISTORY_FLUSH_MS=20.
+ * service-nohistory (HISTORY_LIMIT=0) with --targets; "@cluster" puts a service target on a
+ * local three-master Redis Cluster (e.g. service@cluster); a service target may add
+ * environment settings after "+", e.g. --targets floor,service,service+HISTORY_FLUSH_MS=20.
  * Prints a progress line while it runs, then a Markdown table; writes bench/results/*.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -23,7 +24,7 @@ import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { collectGarbage } from "./gc.js";
 import { cpuSeconds, cpuTimes, rssKiB } from "./proc-stats.js";
 import { median } from "./stats.js";
-import { startFloor, startRedis, startService, type Running } from "./targets.js";
+import { startFloor, startRedis, startRedisCluster, startService, type Running } from "./targets.js";
 import type { WorkerResult, WorkerRoom } from "./load-worker.js";
 
 const args = process.argv.slice(2);
@@ -169,17 +170,19 @@ interface Deployment {
   target: string;
   urls: string[];
   pids: number[];
-  redisPid?: number;
+  redisPids: number[];
   stop: () => Promise<void>;
 }
 
 async function deploy(target: string, instances = 1): Promise<Deployment> {
   if (target === "floor") {
     const f = await startFloor();
-    return { target, urls: [f.url], pids: [f.pid], stop: f.stop };
+    return { target, urls: [f.url], pids: [f.pid], redisPids: [], stop: f.stop };
   }
-  const redis = await startRedis();
-  const [base, ...settings] = target.split("+");
+  const [spec, ...settings] = target.split("+");
+  // "<service>@cluster": on a three-master Redis Cluster rather than a single node.
+  const [base, redisKind] = spec!.split("@");
+  const redis = redisKind === "cluster" ? await startRedisCluster() : await startRedis();
   const env: Record<string, string> = base === "service-nohistory" ? { HISTORY_LIMIT: "0" } : {};
   for (const s of settings) {
     const eq = s.indexOf("=");
@@ -192,7 +195,7 @@ async function deploy(target: string, instances = 1): Promise<Deployment> {
     target,
     urls: running.map((r) => r.url),
     pids: running.map((r) => r.pid),
-    redisPid: redis.pid,
+    redisPids: redis.pids,
     stop: async () => {
       await Promise.all(running.map((r) => r.stop()));
       await redis.stop();
@@ -205,7 +208,7 @@ const cpuOf = (d: Deployment) => {
   return {
     server: servers.reduce((n, t) => n + t.user + t.system, 0),
     serverSystem: servers.reduce((n, t) => n + t.system, 0),
-    redis: d.redisPid ? cpuSeconds(d.redisPid) : 0,
+    redis: d.redisPids.reduce((n, pid) => n + cpuSeconds(pid), 0),
   };
 };
 

@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 
@@ -47,16 +48,15 @@ const stopper = (child: ChildProcess) => () =>
     child.kill("SIGTERM");
   });
 
-/** A private redis-server (nothing on disk). */
-export async function startRedis(): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const child = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    {
-      stdio: "ignore",
-    },
-  );
+/** A private Redis for one deployment: its port, and the pids whose CPU counts as Redis's. */
+export interface RunningRedis {
+  port: number;
+  pids: number[];
+  stop: () => Promise<void>;
+}
+
+/** Resolves once something listens on `port`. */
+async function listening(port: number, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const up = await new Promise<boolean>((resolve) => {
@@ -64,11 +64,57 @@ export async function startRedis(): Promise<{ port: number; pid: number; stop: (
       s.once("error", () => resolve(true)); // port taken: redis is listening
       s.listen(port, "127.0.0.1", () => s.close(() => resolve(false)));
     });
-    if (up) break;
-    if (Date.now() > deadline) throw new Error("redis-server did not start");
+    if (up) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not start`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { port, pid: child.pid!, stop: stopper(child) };
+}
+
+/** A private redis-server (nothing on disk). */
+export async function startRedis(extraArgs: string[] = []): Promise<RunningRedis> {
+  const port = await freePort();
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extraArgs],
+    { stdio: "ignore" },
+  );
+  await listening(port, "redis-server");
+  return { port, pids: [child.pid!], stop: stopper(child) };
+}
+
+/**
+ * A private three-master Redis Cluster (no replicas, nothing kept), as users deploy it; the
+ * service is pointed at its first node and finds the others. Its CPU is the sum of its nodes'.
+ */
+export async function startRedisCluster(masters = 3): Promise<RunningRedis> {
+  const dir = mkdtempSync(`${tmpdir()}/bench-cluster-`);
+  const nodes: RunningRedis[] = [];
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < masters; i++) {
+      nodes.push(
+        await startRedis(["--cluster-enabled", "yes", "--cluster-config-file", `${dir}/nodes-${i}.conf`, "--dir", dir]),
+      );
+    }
+    const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
+    execFileSync("redis-cli", ["--cluster", "create", ...addresses, "--cluster-yes"], { stdio: "ignore" });
+    const deadline = Date.now() + 20_000;
+    while (
+      !nodes.every((n) =>
+        /cluster_state:ok/.test(execFileSync("redis-cli", ["-p", String(n.port), "cluster", "info"]).toString()),
+      )
+    ) {
+      if (Date.now() > deadline) throw new Error("redis cluster did not become ok");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { port: nodes[0]!.port, pids: nodes.flatMap((n) => n.pids), stop };
 }
 
 /** BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", are passed to the servers. */

@@ -21,6 +21,7 @@ import { PresenceService, type PresenceAnnouncer } from "./presence/presence-ser
 import { RoomHosts } from "./presence/room-hosts.js";
 import { adapterParser } from "./redis/adapter-parser.js";
 import { bestEffortPublisher } from "./redis/best-effort-publisher.js";
+import { localFirst } from "./redis/local-first-adapter.js";
 import { RedisConnection } from "./redis/connection.js";
 import { RedisKeys } from "./redis/keys.js";
 import { registerChatHandlers, type ChatServer } from "./socket/chat-handlers.js";
@@ -151,8 +152,7 @@ export class ChatService {
     const announce =
       (type: "disconnect" | "reconnect") => (d: { roomId: string; userId: string; username: string }) => {
         this.metrics.notices.inc({ type });
-        const target = this.hosts.needsPublish(d.roomId) ? this.io : this.io.local;
-        target.to(socketRoom(d.roomId)).emit("system_message", userNotice(type, d.roomId, d));
+        this.io.to(socketRoom(d.roomId)).emit("system_message", userNotice(type, d.roomId, d));
         if (type === "disconnect") this.handlers.userDeparted(d.roomId, d.userId);
       };
     const announcer: PresenceAnnouncer = { departed: announce("disconnect"), reconnected: announce("reconnect") };
@@ -207,15 +207,20 @@ export class ChatService {
   /**
    * The Socket.IO Redis adapter: classic pub/sub on a single node; on a cluster, sharded
    * pub/sub (SPUBLISH/SSUBSCRIBE), a channel per room, so a room's broadcasts reach only the
-   * node that owns its channel and the instances that host the room.
+   * node that owns its channel and the instances that host the room. Either way, broadcasts
+   * to a room no other instance hosts stay here (see localFirst).
    */
   private adapter(keys: RedisKeys) {
     const publisher = bestEffortPublisher(this.redis.command, this.logger, () =>
       this.metrics.redisErrors.inc({ kind: "publish" }),
     );
-    return this.redis.cluster
+    const redisAdapter = this.redis.cluster
       ? createShardedAdapter(publisher, this.redis.subscriber, { channelPrefix: keys.adapterChannel })
       : createAdapter(publisher, this.redis.subscriber, { key: keys.adapterChannel, parser: adapterParser });
+    return localFirst(redisAdapter, (room) => {
+      const roomId = chatRoomOf(room);
+      return roomId === undefined || this.hosts.needsPublish(roomId);
+    });
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Server, Socket } from "socket.io";
+import { PacketType } from "socket.io-parser";
 import type { ZodType } from "zod";
 import type { HistoryStore } from "../history/history-store.js";
 import type { ConnectionLimiter, RateLimits } from "../limits/rate-limits.js";
@@ -71,9 +72,6 @@ interface JoinState {
   /** Settles when the join running or queued last has finished. */
   tail: Promise<void>;
 }
-
-/** socket.io-parser's PacketType.EVENT: a plain event packet, as `emit` builds it. */
-const EVENT_PACKET = 2;
 
 const KNOWN_EVENTS = new Set([
   "join_room",
@@ -161,20 +159,21 @@ export function registerChatHandlers(
     };
 
   /**
-   * Sends `event` to a room's sockets but one: through Redis only when another instance hosts
-   * the room (`local` forces this instance's sockets only). Straight through the adapter, as
-   * `socket.to(room).emit()` ends up doing: that operator chain (with `.local`) allocates
-   * three operators and four Sets per call, and every message goes this way (bench/RESULTS.md).
+   * Sends `event` to a room's sockets but one; the adapter publishes it only when another
+   * instance hosts the room (src/redis/local-first-adapter.ts), and `local` keeps it on this
+   * instance whatever (a message that came through Redis already). Straight through the
+   * adapter, as `socket.to(room).emit()` ends up doing: that operator chain allocates three
+   * operators and four Sets per call, and every message goes this way (bench/RESULTS.md).
    */
   const emitToRoom = <E extends keyof ServerToClientEvents>(
     roomId: string,
     event: E,
     payload: Parameters<ServerToClientEvents[E]>[0],
     exceptSocketId: string,
-    local = !deps.hosts.needsPublish(roomId),
+    local = false,
   ): void =>
     io.of("/").adapter.broadcast(
-      { type: EVENT_PACKET, data: [event, payload] },
+      { type: PacketType.EVENT, data: [event, payload] },
       {
         rooms: new Set([socketRoom(roomId)]),
         except: new Set([exceptSocketId]),

@@ -6,8 +6,9 @@ import { RedisCluster } from "../helpers/redis-cluster.js";
 /**
  * Redis Cluster events survived while a room chats across two instances: a master killed
  * and its replica promoted, and the room's slot migrated to another master (MOVED/ASK
- * followed by the client). No acknowledged message is lost, every message reaches the other
- * side once, and nobody is announced gone.
+ * followed by the client). No message acknowledged as stored is missing from the history,
+ * none reaches the other side twice, nobody is announced gone; during a migration every
+ * message crosses, and after a failover every message crosses again.
  */
 let redisCluster: RedisCluster | undefined;
 const services: ServiceProcess[] = [];
@@ -80,11 +81,34 @@ describe("Redis Cluster events", () => {
       await sleep(50);
     }
     await redisCluster.waitUntilOk(redisCluster.nodes.filter((n) => n.running));
+    expect(acked.every((a) => a.ack.ok)).toBe(true);
+    // Pub/sub is at most once: what was published while the room's node (or a subscriber's)
+    // was down reaches the other instance only through the history. Once the subscriptions
+    // have moved to the promoted replica (a message crosses again), nothing is lost.
+    await eventually(
+      async () => {
+        const before = atBob.length;
+        await send();
+        return eventually(() => atBob.length > before, 1000, "a message crosses").then(
+          () => true,
+          () => false,
+        );
+      },
+      20_000,
+      "messages crossing again after the failover",
+    );
+    const after = acked.length;
     for (let i = 0; i < 10; i++) await send();
     expect(acked.every((a) => a.ack.ok)).toBe(true);
-    // Every message reaches bob once, and every acknowledged one is in the history.
-    await eventually(() => atBob.length === acked.length, 15_000, "every message at bob");
-    expect(atBob.map((m) => m.content).sort()).toEqual(acked.map((a) => a.content).sort());
+    const atBobContents = () => atBob.map((m) => m.content);
+    await eventually(
+      () => acked.slice(after).every((a) => atBobContents().includes(a.content)),
+      10_000,
+      "every message after the failover at bob",
+    );
+    // Bob never gets a message twice, and every message acknowledged as stored is in the
+    // history (those sent during the failover included).
+    expect(new Set(atBobContents()).size).toBe(atBob.length);
     await eventually(
       async () => {
         const stored = new Set(await historyOf(room));
