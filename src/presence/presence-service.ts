@@ -16,6 +16,15 @@ export interface PresenceOptions {
   sweepMs: number;
 }
 
+/**
+ * How late a departure is before the sweep confirms it. The instance that dropped the user
+ * confirms it at its deadline, by its own timer, and ends the user's typing after the notice
+ * (its typing state lives there); the sweeps of every instance take over only when that one
+ * is late by this much (stalled, or dead and reaped), so they do not race it for every
+ * departure: a quarter of the grace period, at least two sweeps, at most a second.
+ */
+const sweepTakeoverMs = (graceMs: number, sweepMs: number) => Math.min(1000, Math.max(2 * sweepMs, graceMs / 4));
+
 /** Most departures confirmed per sweep round trip. */
 const CONFIRM_BATCH = 200;
 
@@ -76,7 +85,7 @@ export class PresenceService {
     }
     this.registry.startGrace(roomId, userId, remaining, () => {
       this.registry.forgetIfIdle(roomId, userId);
-      void this.confirmDue();
+      void this.confirmDue(0);
     });
   }
 
@@ -133,7 +142,7 @@ export class PresenceService {
     try {
       const reaped = await this.store.reapDeadInstances(this.options.instanceId, this.options.graceMs);
       if (reaped.length > 0) this.logger.warn({ instances: reaped }, "instances presumed dead: their users dropped");
-      await this.confirmDue();
+      await this.confirmDue(sweepTakeoverMs(this.options.graceMs, this.options.sweepMs));
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, "presence sweep failed");
     } finally {
@@ -141,9 +150,10 @@ export class PresenceService {
     }
   }
 
-  private async confirmDue(): Promise<void> {
+  /** Confirms and announces the departures due at least `lateMs` ago. */
+  private async confirmDue(lateMs: number): Promise<void> {
     for (;;) {
-      const due = await this.store.confirmDue(CONFIRM_BATCH);
+      const due = await this.store.confirmDue(CONFIRM_BATCH, lateMs);
       for (const d of due) {
         this.registry.forgetIfIdle(d.roomId, d.userId);
         this.announcer.departed(d);

@@ -119,9 +119,9 @@ export class FailoverRoomStore implements RoomStore {
     return this.both((s) => s.leave(p));
   }
 
-  async confirmDue(limit: number): Promise<Departure[]> {
+  async confirmDue(limit: number, lateMs = 0): Promise<Departure[]> {
     // The memory copy expires its own graces silently while Redis is the authority.
-    return this.both((s) => s.confirmDue(limit));
+    return this.both((s) => s.confirmDue(limit, lateMs));
   }
 
   heartbeat(instanceId: string, leaseMs: number): Promise<boolean> {

@@ -68,8 +68,8 @@ export class MemoryRoomStore implements RoomStore {
     return { roomId: p.roomId, userId: p.userId, username: entry.username };
   }
 
-  async confirmDue(limit: number): Promise<Departure[]> {
-    const now = this.now();
+  async confirmDue(limit: number, lateMs = 0): Promise<Departure[]> {
+    const now = this.now() - lateMs;
     const due: Departure[] = [];
     for (const [roomId, room] of this.rooms) {
       for (const [userId, entry] of room) {

@@ -112,10 +112,10 @@ export class RedisRoomStore implements RoomStore {
    * Confirms the due departures of every grace shard, each checked against its room (see the
    * class comment). Concurrent sweepers may find the same entry; its room confirms it once.
    */
-  async confirmDue(limit: number): Promise<Departure[]> {
+  async confirmDue(limit: number, lateMs = 0): Promise<Departure[]> {
     const perShard = await Promise.all(
       this.keys.graceShards.map(async (shard) => {
-        const due = await this.redis.graceDue(shard, limit);
+        const due = await this.redis.graceDue(shard, limit, lateMs);
         const out: Departure[] = [];
         await Promise.all(
           pairs(due).map(async ([member, score]) => {

@@ -34,7 +34,7 @@ declare module "ioredis" {
     roomRelease(users: string, ...argv: Arg[]): Result<(string | number)[], Context>;
     roomRestore(users: string, history: string, bytes: string, ...argv: Arg[]): Result<[number, number], Context>;
     roomHosts(users: string, selfId: string): Result<string[], Context>;
-    graceDue(shard: string, limit: number): Result<string[], Context>; // member, score, ...
+    graceDue(shard: string, limit: number, lateMs: number): Result<string[], Context>; // member, score, ...
     graceForget(shard: string, member: string, score: number): Result<number, Context>;
   }
 }

@@ -64,8 +64,11 @@ export interface RoomStore {
    * confirmed at once and returned for announcement.
    */
   leave(key: PresenceKey & { instanceId: string; connections: number }): Promise<Departure | null>;
-  /** Confirms every departure whose grace period is over; each is returned to exactly one caller. */
-  confirmDue(limit: number): Promise<Departure[]>;
+  /**
+   * Confirms every departure whose grace period ended at least `lateMs` ago (0: is over);
+   * each is returned to exactly one caller.
+   */
+  confirmDue(limit: number, lateMs?: number): Promise<Departure[]>;
   /** Renews the instance's lease; true when it had lapsed and the instance must {@link sync}. */
   heartbeat(instanceId: string, leaseMs: number): Promise<boolean>;
   /** Users of instances whose lease expired are treated as dropped now; returns their ids. */

@@ -95,9 +95,11 @@ describe.each([
   });
 
   it("ends typing at the typist's confirmed departure, after its notice, not at the drop", async () => {
-    // An instance of its own whose typing timeout cannot end it first, however slow the machine.
+    // An instance of its own whose typing timeout cannot end it first, however slow the machine,
+    // and whose departures no other instance's sweep confirms (keys of its own): the departure
+    // is confirmed where the typist was, as when that instance is not late.
     const slowTyping = await startService({
-      ...(redisServer ? { REDIS_PORT: String(redisServer.port) } : {}),
+      ...(redisServer ? { REDIS_PORT: String(redisServer.port), REDIS_KEY_PREFIX: "slow-typing:" } : {}),
       TYPING_TIMEOUT_MS: "20000",
     });
     const room = newRoom();
