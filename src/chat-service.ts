@@ -17,7 +17,7 @@ import { RateLimits } from "./limits/rate-limits.js";
 import type { Logger } from "./logger.js";
 import { Metrics } from "./metrics/metrics.js";
 import { LocalRegistry } from "./presence/local-registry.js";
-import { PresenceService, type PresenceAnnouncer } from "./presence/presence-service.js";
+import { PresenceService } from "./presence/presence-service.js";
 import { RoomHosts } from "./presence/room-hosts.js";
 import { adapterParser } from "./redis/adapter-parser.js";
 import { bestEffortPublisher } from "./redis/best-effort-publisher.js";
@@ -41,19 +41,15 @@ export const SOCKET_PATH = "/api/v1/chat-service/socket.io";
  */
 export class ChatService {
   readonly instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
-  private readonly redis: RedisConnection;
   private readonly store: FailoverRoomStore;
-  private readonly redisStore: RedisRoomStore;
-  private readonly presence: PresenceService;
-  private readonly http: HttpServer;
-  private readonly io: ChatServer;
+  private readonly history: FailoverHistoryStore;
   private readonly limits: RateLimits;
   private readonly hosts: RoomHosts;
-  private readonly memoryHistory: MemoryHistoryStore;
-  private readonly redisHistory: RedisHistoryStore;
-  private readonly history: FailoverHistoryStore;
-  readonly metrics: Metrics;
+  private readonly http: HttpServer;
+  private readonly io: ChatServer;
+  private readonly presence: PresenceService;
   private readonly handlers: ReturnType<typeof registerChatHandlers>;
+  readonly metrics = new Metrics();
   private accepting = false;
   private lastSyncFailure: string | undefined;
   private stopping: Promise<void> | undefined;
@@ -63,21 +59,25 @@ export class ChatService {
     return new ChatService(config, logger, await RedisConnection.open(config.redis, logger));
   }
 
+  /**
+   * Builds the parts in dependency order, each from parts already built: room state, history,
+   * limits, the hosts protocol, HTTP and Socket.IO (whose adapter asks the hosts), presence,
+   * the chat handlers; then wires the events between them.
+   */
   constructor(
     private readonly config: Config,
     private readonly logger: Logger,
-    redis: RedisConnection,
+    private readonly redis: RedisConnection,
   ) {
-    this.redis = redis;
     const keys = new RedisKeys(config.redis.keyPrefix, redis.cluster);
     const registry = new LocalRegistry();
-    this.redisStore = new RedisRoomStore(this.redis.command, keys, config.history.retentionMs);
-    this.redisHistory = new RedisHistoryStore(this.redis.command, this.redis.historyWriter, keys, {
-      ...config.history,
-      timeoutMs: config.redis.commandTimeoutMs,
-    });
+
+    // Room state: Redis while it answers, this instance's memory copy while it does not.
+    const redisStore = new RedisRoomStore(redis.command, keys, config.history.retentionMs, (failed) =>
+      this.syncFailed(failed),
+    );
     this.store = new FailoverRoomStore(
-      this.redisStore,
+      redisStore,
       new MemoryRoomStore(),
       {
         instanceId: this.instanceId,
@@ -85,33 +85,34 @@ export class ChatService {
         leaseMs: config.presence.leaseMs,
         snapshot: () => registry.snapshot(),
         logger,
-        onModeChange: (mode) => {
-          if (mode === "memory") {
-            this.metrics.redisErrors.inc({ kind: "failover" });
-            this.hosts.reset();
-          } else {
-            void this.history.writeBack();
-          }
-        },
       },
       "memory",
     );
-    this.redis.command.on("close", () => this.store.enterMemoryMode("connection closed"));
-    this.redisStore.onSyncFailures = (failed) => {
-      if (failed.length === 0) {
-        this.lastSyncFailure = undefined;
-        return;
-      }
-      this.lastSyncFailure = `${failed.length} user(s) not written back: ${failed[0]!.error}`;
-      logger.warn({ failed: failed.slice(0, 10) }, "write-back to redis skipped some users");
-    };
 
-    this.metrics = new Metrics({
-      connectedSockets: () => this.io.engine.clientsCount,
-      localUsersAndRooms: () => registry.size,
-      redisShared: () => this.store.mode === "shared",
+    // History: Redis while the room state is shared and its writer is up, memory otherwise.
+    this.history = new FailoverHistoryStore(
+      new RedisHistoryStore(redis.command, redis.historyWriter, keys, {
+        ...config.history,
+        timeoutMs: config.redis.commandTimeoutMs,
+      }),
+      new MemoryHistoryStore({ ...config.history, isActive: (roomId) => registry.hasRoom(roomId) }),
+      () => this.store.mode,
+      logger,
+      () => redis.historyWriterReady,
+    );
+
+    this.limits = new RateLimits(config.rateLimits, redis.command, keys);
+    this.hosts = new RoomHosts({
+      instanceId: this.instanceId,
+      publisher: redis.command,
+      subscriber: redis.subscriber,
+      channel: keys.hostsChannel,
+      ackTimeoutMs: 1000,
+      logger,
+      shared: () => this.store.mode === "shared",
+      beforeAck: () => this.history.flush(),
     });
-    this.limits = new RateLimits(config.rateLimits, this.redis.command, keys);
+
     this.http = createServer(
       createApp(
         {
@@ -132,63 +133,32 @@ export class ChatService {
       maxHttpBufferSize: config.limits.maxPayloadBytes,
       adapter: this.adapter(keys),
     });
-
     this.io.use(this.admission(config));
+    const io = this.io;
+    this.metrics.watch({
+      connectedSockets: () => io.engine.clientsCount,
+      localUsersAndRooms: () => registry.size,
+      redisShared: () => this.store.mode === "shared",
+    });
 
-    this.hosts = new RoomHosts({
-      instanceId: this.instanceId,
-      publisher: this.redis.command,
-      subscriber: this.redis.subscriber,
-      channel: keys.hostsChannel,
-      ackTimeoutMs: 1000,
-      logger,
-      shared: () => this.store.mode === "shared",
-      beforeAck: () => this.redisHistory.flush(),
-    });
-    this.io.of("/").adapter.on("delete-room", (room: string) => {
-      const roomId = chatRoomOf(room);
-      if (roomId !== undefined) this.hosts.roomClosed(roomId);
-    });
-    const announce =
-      (type: "disconnect" | "reconnect") => (d: { roomId: string; userId: string; username: string }) => {
-        this.metrics.notices.inc({ type });
-        this.io.to(socketRoom(d.roomId)).emit("system_message", userNotice(type, d.roomId, d));
-        if (type === "disconnect") this.handlers.userDeparted(d.roomId, d.userId);
-      };
-    const announcer: PresenceAnnouncer = { departed: announce("disconnect"), reconnected: announce("reconnect") };
     this.presence = new PresenceService(
       this.store,
       registry,
-      announcer,
+      { departed: (d) => this.announce("disconnect", d), reconnected: (d) => this.announce("reconnect", d) },
       { instanceId: this.instanceId, ...config.presence },
       logger,
       // After a write-back, tell the other hosts of our rooms that we host them too (they may
       // have kept a known set that lacks sockets we gained while Redis was away).
       async () => {
-        const hosted = await this.redisStore.roomHosts(this.instanceId, this.hosts.hostedRooms());
+        const hosted = await this.store.roomHosts(this.instanceId, this.hosts.hostedRooms());
         for (const [roomId, hosts] of hosted) if (hosts.length > 0) void this.hosts.introduce(roomId, hosts);
       },
     );
-    this.memoryHistory = new MemoryHistoryStore({
-      ...config.history,
-      isActive: (roomId) => registry.hasRoom(roomId),
-    });
-    const history = new FailoverHistoryStore(
-      this.redisHistory,
-      this.memoryHistory,
-      () => this.store.mode,
-      logger,
-      () => this.redis.historyWriterReady,
-    );
-    // The history writer back (alone, or with the rest): what memory kept meanwhile is written.
-    this.redis.historyWriter.on("ready", () => {
-      if (this.store.mode === "shared") void history.writeBack();
-    });
-    this.history = history;
+
     this.handlers = registerChatHandlers(this.io, {
       presence: this.presence,
       hosts: this.hosts,
-      history,
+      history: this.history,
       limits: this.limits,
       metrics: this.metrics,
       maxMessageLength: config.limits.maxMessageLength,
@@ -196,12 +166,47 @@ export class ChatService {
       typingTimeoutMs: config.typingTimeoutMs,
       nextMessageId: createMessageIdGenerator(randomBytes(3).toString("hex")),
       sequencer: {
-        active: () => this.store.mode === "shared" && this.redis.historyWriterReady,
-        send: (message, socketId) => this.redisHistory.sequence(message, socketId, keys.sequencedChannel),
+        active: () => this.history.canSequence(),
+        send: (message, socketId) => this.history.sequence(message, socketId, keys.sequencedChannel),
       },
       logger,
     });
-    subscribeSequenced(this.redis.subscriber, keys.sequencedChannel, this.handlers.deliverSequenced, logger);
+    subscribeSequenced(redis.subscriber, keys.sequencedChannel, this.handlers.deliverSequenced, logger);
+
+    // Events between the parts, now that they all exist.
+    this.io.of("/").adapter.on("delete-room", (room: string) => {
+      const roomId = chatRoomOf(room);
+      if (roomId !== undefined) this.hosts.roomClosed(roomId);
+    });
+    this.store.onModeChange((mode) => {
+      if (mode === "memory") {
+        this.metrics.redisErrors.inc({ kind: "failover" });
+        this.hosts.reset();
+      } else {
+        void this.history.writeBack();
+      }
+    });
+    redis.command.on("close", () => this.store.enterMemoryMode("connection closed"));
+    // The history writer back (alone, or with the rest): what memory kept meanwhile is written.
+    redis.historyWriter.on("ready", () => {
+      if (this.store.mode === "shared") void this.history.writeBack();
+    });
+  }
+
+  /** Tells a room that a user is gone or back (whichever instance hosts its sockets). */
+  private announce(type: "disconnect" | "reconnect", d: { roomId: string; userId: string; username: string }): void {
+    this.metrics.notices.inc({ type });
+    this.io.to(socketRoom(d.roomId)).emit("system_message", userNotice(type, d.roomId, d));
+  }
+
+  /** A write-back's entries Redis refused (none: an empty list), for /ready and the log. */
+  private syncFailed(failed: { roomId: string; userId: string; error: string }[]): void {
+    if (failed.length === 0) {
+      this.lastSyncFailure = undefined;
+      return;
+    }
+    this.lastSyncFailure = `${failed.length} user(s) not written back: ${failed[0]!.error}`;
+    this.logger.warn({ failed: failed.slice(0, 10) }, "write-back to redis skipped some users");
   }
 
   /**
@@ -338,9 +343,8 @@ export class ChatService {
       await handedOver.catch((err: unknown) => this.logger.warn({ err }, "presence hand-over failed"));
       this.limits.close();
       this.handlers.close();
-      this.memoryHistory.close();
       this.history.close();
-      await this.redisHistory.flush(); // the last window's appends, before closing Redis
+      await this.history.flush(); // the last window's appends, before closing Redis
       await this.redis.close();
       this.logger.info("stopped");
     })();

@@ -83,8 +83,24 @@ export class FailoverHistoryStore implements HistoryStore {
     return this.writingBack;
   }
 
+  /** Sends what waits in the Redis writer's queue and resolves once it is answered. */
+  flush(): Promise<void> {
+    return this.redis.flush();
+  }
+
+  /** Whether the one-order path of split rooms is open: shared mode, with the writer up. */
+  canSequence(): boolean {
+    return this.mode() === "shared" && this.writerReady();
+  }
+
+  /** Stores and publishes a split room's message in one script (see RedisHistoryStore.sequence). */
+  sequence(message: ChatMessage, socketId: string, channel: string): Promise<string> {
+    return this.redis.sequence(message, socketId, channel);
+  }
+
   close(): void {
     clearTimeout(this.retryTimer);
+    this.memory.close();
   }
 
   private async withFallback<T>(what: string, op: (store: HistoryStore) => Promise<T>): Promise<T> {

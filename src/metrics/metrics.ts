@@ -24,41 +24,9 @@ export class Metrics {
    */
   private unreported = { accepted: 0, deliveries: 0 };
 
-  constructor(sources: MetricsSources) {
+  constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
-    new Gauge({
-      name: "chat_connected_sockets",
-      help: "Socket.IO connections open on this instance",
-      registers,
-      collect() {
-        this.set(sources.connectedSockets());
-      },
-    });
-    new Gauge({
-      name: "chat_joined_users",
-      help: "Users joined to a room on this instance (in their grace period included)",
-      registers,
-      collect() {
-        this.set(sources.localUsersAndRooms().users);
-      },
-    });
-    new Gauge({
-      name: "chat_rooms",
-      help: "Rooms with at least one user on this instance",
-      registers,
-      collect() {
-        this.set(sources.localUsersAndRooms().rooms);
-      },
-    });
-    new Gauge({
-      name: "chat_redis_mode",
-      help: "1 while room state is shared in Redis, 0 while served from memory",
-      registers,
-      collect() {
-        this.set(sources.redisShared() ? 1 : 0);
-      },
-    });
     const unreported = this.unreported;
     this.messagesIn = new Counter({
       name: "chat_messages_in_total",
@@ -102,6 +70,46 @@ export class Metrics {
       help: "Redis failures: failed publishes and switches to memory mode",
       labelNames: ["kind"],
       registers,
+    });
+  }
+
+  /**
+   * Registers the gauges that read the running service when scraped, once its parts exist
+   * (the counters above are counted into while they are being built).
+   */
+  watch(sources: MetricsSources): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: "chat_connected_sockets",
+      help: "Socket.IO connections open on this instance",
+      registers,
+      collect() {
+        this.set(sources.connectedSockets());
+      },
+    });
+    new Gauge({
+      name: "chat_joined_users",
+      help: "Users joined to a room on this instance (in their grace period included)",
+      registers,
+      collect() {
+        this.set(sources.localUsersAndRooms().users);
+      },
+    });
+    new Gauge({
+      name: "chat_rooms",
+      help: "Rooms with at least one user on this instance",
+      registers,
+      collect() {
+        this.set(sources.localUsersAndRooms().rooms);
+      },
+    });
+    new Gauge({
+      name: "chat_redis_mode",
+      help: "1 while room state is shared in Redis, 0 while served from memory",
+      registers,
+      collect() {
+        this.set(sources.redisShared() ? 1 : 0);
+      },
     });
   }
 

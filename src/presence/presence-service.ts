@@ -62,6 +62,18 @@ export class PresenceService {
     this.sweepTimer.unref();
   }
 
+  private readonly departureListeners: ((d: Departure) => void)[] = [];
+
+  /** Calls `listener` after each departure this instance announces (after its notice). */
+  onDeparted(listener: (d: Departure) => void): void {
+    this.departureListeners.push(listener);
+  }
+
+  private departed(d: Departure): void {
+    this.announcer.departed(d);
+    for (const listener of this.departureListeners) listener(d);
+  }
+
   /** A socket joined a room as a user. */
   join(socketId: string, roomId: string, userId: string, username: string): Promise<JoinResult> {
     const connections = this.registry.add(roomId, userId, username, socketId);
@@ -94,7 +106,7 @@ export class PresenceService {
     const connections = this.registry.remove(roomId, userId, socketId);
     if (connections === 0) this.registry.forgetIfIdle(roomId, userId);
     const departure = await this.store.leave({ roomId, userId, instanceId: this.options.instanceId, connections });
-    if (departure) this.announcer.departed(departure);
+    if (departure) this.departed(departure);
   }
 
   /**
@@ -156,7 +168,7 @@ export class PresenceService {
       const due = await this.store.confirmDue(CONFIRM_BATCH, lateMs);
       for (const d of due) {
         this.registry.forgetIfIdle(d.roomId, d.userId);
-        this.announcer.departed(d);
+        this.departed(d);
       }
       if (due.length < CONFIRM_BATCH) return;
     }

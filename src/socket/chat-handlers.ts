@@ -102,7 +102,6 @@ export function registerChatHandlers(
 ): {
   close: () => void;
   deliverSequenced: (message: ChatMessage, exceptSocketId: string) => void;
-  userDeparted: (roomId: string, userId: string) => void;
 } {
   const { presence, logger, metrics } = deps;
 
@@ -540,7 +539,7 @@ export function registerChatHandlers(
     logger.info({ socket: this.id, roomId, userId, reason }, "disconnected");
     if (roomId === undefined || userId === undefined) return;
     // A drop does not end typing by itself: the user may be back within the grace period.
-    // Their confirmed departure does (userDeparted), and so does the typing timeout.
+    // Their confirmed departure does (below), and so does the typing timeout.
     presence.drop(this.id, roomId, userId).catch((err: unknown) => logger.error({ err }, "drop failed"));
   }
 
@@ -607,10 +606,11 @@ export function registerChatHandlers(
     socket.onAny(onAnyEvent);
     socket.on("disconnect", onDisconnect);
   });
+  // A departure announced here ends the user's typing, told after the notice.
+  presence.onDeparted((d) => typing.stop(d.roomId, d.userId, ""));
+
   return {
     deliverSequenced,
-    /** A departure was announced in the room: the user's typing ends, told after the notice. */
-    userDeparted: (roomId: string, userId: string) => typing.stop(roomId, userId, ""),
     close: () => {
       clearInterval(sweep);
       typing.close();

@@ -41,7 +41,6 @@ export class FailoverRoomStore implements RoomStore {
       /** This instance's users right now (the source of truth for write-back). */
       snapshot: () => LocalPresence[];
       logger: Logger;
-      onModeChange?: (mode: StoreMode) => void;
     },
     initialMode: StoreMode,
   ) {
@@ -52,6 +51,13 @@ export class FailoverRoomStore implements RoomStore {
     return this.currentMode;
   }
 
+  private readonly modeListeners: ((mode: StoreMode) => void)[] = [];
+
+  /** Calls `listener` at every switch to memory mode and back to shared mode. */
+  onModeChange(listener: (mode: StoreMode) => void): void {
+    this.modeListeners.push(listener);
+  }
+
   /** Switches to memory mode (idempotent), e.g. when the Redis connection closes. */
   enterMemoryMode(reason: unknown): void {
     if (this.currentMode === "memory") return;
@@ -60,7 +66,7 @@ export class FailoverRoomStore implements RoomStore {
       { err: reason instanceof Error ? reason.message : String(reason) },
       "redis unavailable: serving rooms from memory until it is back",
     );
-    this.options.onModeChange?.("memory");
+    this.modeListeners.forEach((l) => l("memory"));
   }
 
   /**
@@ -88,7 +94,7 @@ export class FailoverRoomStore implements RoomStore {
       const reconnected = await this.redis.sync(this.options.instanceId, users, this.options.graceMs);
       this.options.logger.info({ restored: users.length }, "shared mode: room state written to redis");
       this.lastRecoveryError = undefined;
-      this.options.onModeChange?.("shared");
+      this.modeListeners.forEach((l) => l("shared"));
       return reconnected;
     } catch (err) {
       this.currentMode = "memory";
@@ -139,6 +145,10 @@ export class FailoverRoomStore implements RoomStore {
   async deregister(instanceId: string, graceMs: number): Promise<void> {
     await this.memory.deregister(instanceId, graceMs);
     await this.sharedOnly((s) => s.deregister(instanceId, graceMs), undefined);
+  }
+
+  roomHosts(instanceId: string, roomIds: string[]): Promise<Map<string, string[]>> {
+    return this.sharedOnly((s) => s.roomHosts(instanceId, roomIds), new Map());
   }
 
   roomUsers(roomId: string): Promise<StoredUser[]> {

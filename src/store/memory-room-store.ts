@@ -129,6 +129,10 @@ export class MemoryRoomStore implements RoomStore {
     this.release(instanceId, this.now() + graceMs, new Set());
   }
 
+  async roomHosts(_instanceId: string, roomIds: string[]): Promise<Map<string, string[]>> {
+    return new Map(roomIds.map((roomId) => [roomId, []]));
+  }
+
   async roomUsers(roomId: string): Promise<StoredUser[]> {
     return [...(this.rooms.get(roomId) ?? [])].map(([userId, e]) => ({
       userId,

@@ -58,6 +58,8 @@ export class RedisRoomStore implements RoomStore {
     private readonly keys: RedisKeys,
     /** How long a room's history outlives the room once nobody is present. */
     private readonly historyTtlMs: number,
+    /** Told after each write-back of the entries it could not store (none: an empty list). */
+    private readonly onSyncFailures: (failed: { roomId: string; userId: string; error: string }[]) => void = () => {},
   ) {
     definePresenceScripts(redis);
   }
@@ -232,12 +234,9 @@ export class RedisRoomStore implements RoomStore {
       }),
     );
     await this.release(instanceId, graceMs, keep);
-    this.onSyncFailures?.(failed);
+    this.onSyncFailures(failed);
     return reconnected;
   }
-
-  /** Told after each write-back of the entries it could not store (none: an empty list). */
-  onSyncFailures: ((failed: { roomId: string; userId: string; error: string }[]) => void) | undefined;
 
   async deregister(instanceId: string, graceMs: number): Promise<void> {
     await this.release(instanceId, graceMs);

@@ -82,6 +82,8 @@ export interface RoomStore {
   deregister(instanceId: string, graceMs: number): Promise<void>;
   /** The users recorded in a room (for diagnostics and tests). */
   roomUsers(roomId: string): Promise<StoredUser[]>;
+  /** The other live instances holding a socket in each room (none for a store of one instance). */
+  roomHosts(instanceId: string, roomIds: string[]): Promise<Map<string, string[]>>;
 }
 
 /** A room member as stored. */

@@ -234,9 +234,8 @@ describe("Redis write-back", () => {
 
   it("writes every entry it can: one that Redis refuses is reported and skipped, not fatal", async () => {
     const redis = single;
-    const store = new RedisRoomStore(redis, new RedisKeys(), 60_000);
     const reported: { roomId: string; userId: string; error: string }[][] = [];
-    store.onSyncFailures = (failed) => reported.push(failed);
+    const store = new RedisRoomStore(redis, new RedisKeys(), 60_000, (failed) => reported.push(failed));
     await redis.set("room:broken:users", "a string, not a hash");
     const snapshot = [
       { roomId: "broken", userId: "u1", username: "U1", connections: 1 },
