@@ -1,8 +1,8 @@
-import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { RedisCluster } from "../test/helpers/redis-cluster.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -71,11 +71,11 @@ async function listening(port: number, what: string): Promise<void> {
 }
 
 /** A private redis-server (nothing on disk). */
-export async function startRedis(extraArgs: string[] = []): Promise<RunningRedis> {
+export async function startRedis(): Promise<RunningRedis> {
   const port = await freePort();
   const child = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extraArgs],
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
     { stdio: "ignore" },
   );
   await listening(port, "redis-server");
@@ -83,38 +83,13 @@ export async function startRedis(extraArgs: string[] = []): Promise<RunningRedis
 }
 
 /**
- * A private three-master Redis Cluster (no replicas, nothing kept), as users deploy it; the
- * service is pointed at its first node and finds the others. Its CPU is the sum of its nodes'.
+ * A private three-master Redis Cluster (no replicas, nothing kept), as users deploy it, started
+ * as the tests start theirs; the service is pointed at its first node and finds the others.
+ * Its CPU is the sum of its nodes'.
  */
 export async function startRedisCluster(masters = 3): Promise<RunningRedis> {
-  const dir = mkdtempSync(`${tmpdir()}/bench-cluster-`);
-  const nodes: RunningRedis[] = [];
-  const stop = async () => {
-    await Promise.all(nodes.map((n) => n.stop()));
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    for (let i = 0; i < masters; i++) {
-      nodes.push(
-        await startRedis(["--cluster-enabled", "yes", "--cluster-config-file", `${dir}/nodes-${i}.conf`, "--dir", dir]),
-      );
-    }
-    const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
-    execFileSync("redis-cli", ["--cluster", "create", ...addresses, "--cluster-yes"], { stdio: "ignore" });
-    const deadline = Date.now() + 20_000;
-    while (
-      !nodes.every((n) =>
-        /cluster_state:ok/.test(execFileSync("redis-cli", ["-p", String(n.port), "cluster", "info"]).toString()),
-      )
-    ) {
-      if (Date.now() > deadline) throw new Error("redis cluster did not become ok");
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { port: nodes[0]!.port, pids: nodes.flatMap((n) => n.pids), stop };
+  const cluster = await RedisCluster.start(masters);
+  return { port: cluster.port, pids: cluster.nodes.map((n) => n.pid!), stop: () => cluster.stop() };
 }
 
 /** BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", are passed to the servers. */

@@ -30,7 +30,7 @@ import { subscribeSequenced } from "./socket/sequenced-delivery.js";
 import { chatRoomOf, socketRoom, userNotice } from "./socket/payloads.js";
 import { FailoverRoomStore } from "./store/failover-room-store.js";
 import { MemoryRoomStore } from "./store/memory-room-store.js";
-import { RedisRoomStore } from "./store/redis-room-store.js";
+import { RedisRoomStore, type SyncFailure } from "./store/redis-room-store.js";
 
 export const SOCKET_PATH = "/api/v1/chat-service/socket.io";
 
@@ -134,9 +134,8 @@ export class ChatService {
       adapter: this.adapter(keys),
     });
     this.io.use(this.admission(config));
-    const io = this.io;
     this.metrics.watch({
-      connectedSockets: () => io.engine.clientsCount,
+      connectedSockets: () => this.io.engine.clientsCount,
       localUsersAndRooms: () => registry.size,
       redisShared: () => this.store.mode === "shared",
     });
@@ -200,7 +199,7 @@ export class ChatService {
   }
 
   /** A write-back's entries Redis refused (none: an empty list), for /ready and the log. */
-  private syncFailed(failed: { roomId: string; userId: string; error: string }[]): void {
+  private syncFailed(failed: SyncFailure[]): void {
     if (failed.length === 0) {
       this.lastSyncFailure = undefined;
       return;

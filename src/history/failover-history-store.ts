@@ -35,7 +35,7 @@ export class FailoverHistoryStore implements HistoryStore {
   ) {}
 
   append(message: ChatMessage, done: (err?: Error) => void): void {
-    (this.mode() === "shared" && this.writerReady() ? this.redis : this.memory).append(message, done);
+    (this.canSequence() ? this.redis : this.memory).append(message, done);
   }
 
   async since(roomId: string, afterId?: string): Promise<HistoryPage> {
@@ -88,7 +88,10 @@ export class FailoverHistoryStore implements HistoryStore {
     return this.redis.flush();
   }
 
-  /** Whether the one-order path of split rooms is open: shared mode, with the writer up. */
+  /**
+   * Whether history is written to Redis (shared mode, with the writer up): where appends go,
+   * and whether the one-order path of split rooms, which writes there, is open.
+   */
   canSequence(): boolean {
     return this.mode() === "shared" && this.writerReady();
   }

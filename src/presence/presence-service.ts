@@ -42,6 +42,7 @@ export class PresenceService {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private sweeping = false;
   private stopped = false;
+  private readonly departureListeners: ((d: Departure) => void)[] = [];
 
   constructor(
     private readonly store: FailoverRoomStore,
@@ -61,8 +62,6 @@ export class PresenceService {
     this.heartbeatTimer.unref();
     this.sweepTimer.unref();
   }
-
-  private readonly departureListeners: ((d: Departure) => void)[] = [];
 
   /** Calls `listener` after each departure this instance announces (after its notice). */
   onDeparted(listener: (d: Departure) => void): void {

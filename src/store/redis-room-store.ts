@@ -32,6 +32,13 @@ const parseStored = (userId: string, raw: string): StoredUser => {
 /** A grace index member: "<roomId>\n<userId>" (a room id holds no control character). */
 const graceMember = (roomId: string, userId: string) => `${roomId}\n${userId}`;
 
+/** A user a write-back could not store, and Redis's reason. */
+export interface SyncFailure {
+  roomId: string;
+  userId: string;
+  error: string;
+}
+
 /** True for an error Redis answered about the request itself (a key of another type). */
 const refusedByRedis = (err: unknown): err is Error => err instanceof Error && err.name === "ReplyError";
 
@@ -59,7 +66,7 @@ export class RedisRoomStore implements RoomStore {
     /** How long a room's history outlives the room once nobody is present. */
     private readonly historyTtlMs: number,
     /** Told after each write-back of the entries it could not store (none: an empty list). */
-    private readonly onSyncFailures: (failed: { roomId: string; userId: string; error: string }[]) => void = () => {},
+    private readonly onSyncFailures: (failed: SyncFailure[]) => void = () => {},
   ) {
     definePresenceScripts(redis);
   }
@@ -207,7 +214,7 @@ export class RedisRoomStore implements RoomStore {
    */
   async sync(instanceId: string, users: LocalPresence[], graceMs: number): Promise<Departure[]> {
     const reconnected: Departure[] = [];
-    const failed: { roomId: string; userId: string; error: string }[] = [];
+    const failed: SyncFailure[] = [];
     const keep = new Map<string, string[]>();
     for (const u of users) {
       if (u.connections > 0) (keep.get(u.roomId) ?? keep.set(u.roomId, []).get(u.roomId)!).push(u.userId);

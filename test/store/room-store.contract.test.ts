@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Cluster, Redis } from "ioredis";
 import { MemoryRoomStore } from "../../src/store/memory-room-store.js";
-import { RedisRoomStore } from "../../src/store/redis-room-store.js";
+import { RedisRoomStore, type SyncFailure } from "../../src/store/redis-room-store.js";
 import type { RoomStore } from "../../src/store/room-store.js";
 import { RedisKeys } from "../../src/redis/keys.js";
 import { RedisCluster } from "../helpers/redis-cluster.js";
@@ -234,7 +234,7 @@ describe("Redis write-back", () => {
 
   it("writes every entry it can: one that Redis refuses is reported and skipped, not fatal", async () => {
     const redis = single;
-    const reported: { roomId: string; userId: string; error: string }[][] = [];
+    const reported: SyncFailure[][] = [];
     const store = new RedisRoomStore(redis, new RedisKeys(), 60_000, (failed) => reported.push(failed));
     await redis.set("room:broken:users", "a string, not a hash");
     const snapshot = [
