@@ -179,6 +179,9 @@ export class RedisConnection {
       clusterRetryStrategy: retryStrategy,
       slotsRefreshTimeout: this.cfg.connectTimeoutMs,
       shardedSubscribers: role.sharded === true,
+      // A subscription follows its slot only once the client's slot map does: the subscriber
+      // looks every second (not every 5), so a moved room's channel is listened to again soon.
+      ...(role.sharded ? { slotsRefreshInterval: 1000 } : {}),
       // With TLS, connect to the names the cluster announces as IPs through the start-up
       // host, as AWS ElastiCache requires (its certificate names the configuration endpoint).
       ...(tls
