@@ -17,6 +17,11 @@ local function parts(message_id)
   return tonumber(string.sub(message_id, 1, 9), 36), tonumber(string.sub(message_id, 11, 14), 36)
 end
 
+-- Already stored under the proposed id (a call that ran after its sender had given up on
+-- it and stored the message on its fallback path, or one run twice): nothing more to do,
+-- and nothing published, so no member gets the message a second time under another id.
+if redis.call('ZSCORE', key, id .. '\n' .. stored) then return id end
+
 local newest = redis.call('ZRANGE', key, -1, -1)[1]
 if newest then
   local newest_id = string.sub(newest, 1, (string.find(newest, '\n', 1, true) or (#newest + 1)) - 1)
