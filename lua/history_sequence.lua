@@ -3,12 +3,13 @@
 -- at a time and delivers a channel's messages in the order they were published.
 -- KEYS: the room's history, its byte count, its users hash.
 -- ARGV: threshold, limit, max bytes, retention (ms) (as history_append.lua); the id the
--- sender proposes; the message's stored JSON; the channel; the sending socket's id; the room id.
+-- sender proposes; the message's stored JSON; the channel; the sending socket's id; the room id;
+-- the deadline (ms since the epoch, the sender's clock) after which the call must not act.
 -- The message gets the proposed id, or, when that would not sort after the newest stored
 -- message (another instance's clock is ahead), the next id after it, so ids ascend in the
 -- order of delivery. Returns the id.
 local bounds = read_bounds(ARGV)
-local id, stored, channel, socket_id, room_id = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local id, stored, channel, socket_id, room_id, deadline = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local key, bytes_key, users_key = KEYS[1], KEYS[2], KEYS[3]
 
 -- Ids are "<time, 9 base-36 digits>-<sequence, 4 base-36 digits>-<instance tag>". Compared
@@ -21,6 +22,15 @@ end
 -- it and stored the message on its fallback path, or one run twice): nothing more to do,
 -- and nothing published, so no member gets the message a second time under another id.
 if redis.call('ZSCORE', key, id .. '\n' .. stored) then return id end
+
+-- Past its deadline: the sender has given up on this call, or is about to, and delivers and
+-- stores the message another way. A call the client sent again after a failover, or one
+-- that waited in a frozen server's socket, must not store and publish it a second time.
+-- The deadline leaves the sender half its timeout of margin, for the two clocks' skew.
+local now = redis.call('TIME')
+if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(deadline) then
+  return redis.error_reply('STALE sequenced write reached redis after its deadline (is the redis clock ahead of this instance\'s?)')
+end
 
 local newest = redis.call('ZRANGE', key, -1, -1)[1]
 if newest then

@@ -245,6 +245,9 @@ export class RedisHistoryStore implements HistoryStore {
    * the history's order. Resolves with the id it was stored under (the proposed one, or the
    * next after the newest stored when that sorts first). Sent at once on the writer
    * connection; appends still queued here have smaller ids, so the history's order holds.
+   * The script refuses to act past half the timeout (Redis's clock), so a call that reaches
+   * Redis late (resent by the cluster client after a failover, or held in a frozen server's
+   * socket) never stores or publishes a message the caller has delivered another way.
    */
   async sequence(message: ChatMessage, socketId: string, channel: string): Promise<string> {
     const { timeoutMs } = this.options;
@@ -266,6 +269,7 @@ export class RedisHistoryStore implements HistoryStore {
             channel,
             socketId,
             roomId,
+            String(Date.now() + Math.floor(timeoutMs / 2)),
           ),
           timeout,
         ]),

@@ -262,6 +262,47 @@ describe("Redis failures", () => {
     expect((await after).content).toBe("thawed");
   });
 
+  it("a split room's message held by a frozen Redis reaches the other instance once, not again on the thaw", async () => {
+    const c = await startCluster(2, { REDIS_COMMAND_TIMEOUT_MS: "400" });
+    const [a, b] = c.instances as [(typeof c.instances)[0], (typeof c.instances)[0]];
+    const alice = await on(a.url, "alice", "frozen-split-1");
+    const bob = await on(b.url, "bob", "frozen-split-1");
+    const atBob = record<{ content: string }>(bob, "receive_message");
+    // The room is split: its messages take the one-order path (a script that stores and publishes).
+    const first = nextEvent(bob, "receive_message");
+    await alice.emitWithAck("send_message", { message: { userId: "alice", content: "before" } });
+    await first;
+    c.redis.freeze();
+    try {
+      // The script waits in the frozen server's socket; the sender gives up on it and delivers
+      // the message its other way.
+      expect(
+        await alice.timeout(5000).emitWithAck("send_message", { message: { userId: "alice", content: "held" } }),
+      ).toMatchObject({ ok: true });
+    } finally {
+      c.redis.thaw();
+    }
+    // Once Redis answers again, the held script runs: it must not publish the message again.
+    await eventually(
+      async () => (await health(a.url)).mode === "shared" && (await health(b.url)).mode === "shared",
+      10_000,
+      "shared again",
+    );
+    await eventually(
+      async () => {
+        const before = atBob.length;
+        await alice.emitWithAck("send_message", { message: { userId: "alice", content: "after" } });
+        return eventually(() => atBob.length > before, 1000, "a message crosses").then(
+          () => true,
+          () => false,
+        );
+      },
+      15_000,
+      "messages crossing again after the thaw",
+    );
+    expect(atBob.filter((m) => m.content === "held").length).toBeLessThanOrEqual(1);
+  });
+
   it("an instance cut off from Redis alone rejoins the cluster: its users get the others' messages", async () => {
     const c = await startCluster(1);
     const a = c.instances[0]!;
