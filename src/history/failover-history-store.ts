@@ -1,4 +1,5 @@
 import type { Logger } from "../logger.js";
+import { retryingRoutingRace } from "../redis/routing-race.js";
 import type { StoreMode } from "../store/failover-room-store.js";
 import type { ChatMessage } from "../socket/events.js";
 import type { ChangeResult, HistoryPage, HistoryStore, MessageChange } from "./history-store.js";
@@ -109,7 +110,7 @@ export class FailoverHistoryStore implements HistoryStore {
   private async withFallback<T>(what: string, op: (store: HistoryStore) => Promise<T>): Promise<T> {
     if (this.mode() === "shared") {
       try {
-        return await op(this.redis);
+        return await retryingRoutingRace(() => op(this.redis));
       } catch (err) {
         this.logger.warn({ err: (err as Error).message }, `${what}: using this instance's memory`);
       }

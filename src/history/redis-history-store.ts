@@ -2,6 +2,7 @@ import type { Result } from "ioredis";
 import type { RedisClient } from "../redis/connection.js";
 import type { RedisKeys } from "../redis/keys.js";
 import { readLuaScript } from "../redis/lua.js";
+import { retryingRoutingRace } from "../redis/routing-race.js";
 import type { ChatMessage, HistoryEntry } from "../socket/events.js";
 import type { ChangeResult, HistoryBounds, HistoryPage, HistoryStore, MessageChange } from "./history-store.js";
 import { applyChange, storedForm, toEntry, type StoredMessage } from "./message-change.js";
@@ -175,10 +176,11 @@ export class RedisHistoryStore implements HistoryStore {
       keys.push(this.keys.history(roomId), this.keys.historyBytes(roomId), this.keys.room(roomId));
       argv.push(String(members.length), ...members);
     }
-    const write =
+    const write = retryingRoutingRace(() =>
       rooms.length === 1 && this.keys.cluster
         ? this.writer.historyAppendRoom(keys[0]!, keys[1]!, keys[2]!, ...argv)
-        : this.writer.historyAppend(keys.length, ...keys, ...argv);
+        : this.writer.historyAppend(keys.length, ...keys, ...argv),
+    );
     return new Promise<void>((resolve) => {
       let settled = false;
       /** `err` fails the whole batch; `failedRooms` (the script's reply) fails only those rooms. */
@@ -252,6 +254,7 @@ export class RedisHistoryStore implements HistoryStore {
   async sequence(message: ChatMessage, socketId: string, channel: string): Promise<string> {
     const { timeoutMs } = this.options;
     const { roomId } = message;
+    const deadline = String(Date.now() + Math.floor(timeoutMs / 2));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`sequenced write not answered within ${timeoutMs} ms`)), timeoutMs);
@@ -259,17 +262,19 @@ export class RedisHistoryStore implements HistoryStore {
     try {
       const id = String(
         await Promise.race([
-          this.writer.historySequence(
-            this.keys.history(roomId),
-            this.keys.historyBytes(roomId),
-            this.keys.room(roomId),
-            ...this.boundsArgv(),
-            message.id,
-            JSON.stringify(storedForm(message)),
-            channel,
-            socketId,
-            roomId,
-            String(Date.now() + Math.floor(timeoutMs / 2)),
+          retryingRoutingRace(() =>
+            this.writer.historySequence(
+              this.keys.history(roomId),
+              this.keys.historyBytes(roomId),
+              this.keys.room(roomId),
+              ...this.boundsArgv(),
+              message.id,
+              JSON.stringify(storedForm(message)),
+              channel,
+              socketId,
+              roomId,
+              deadline,
+            ),
           ),
           timeout,
         ]),

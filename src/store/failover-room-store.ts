@@ -1,4 +1,5 @@
 import type { Logger } from "../logger.js";
+import { retryingRoutingRace } from "../redis/routing-race.js";
 import type { MemoryRoomStore } from "./memory-room-store.js";
 import type { Departure, JoinResult, LocalPresence, PresenceKey, RoomStore, StoredUser } from "./room-store.js";
 
@@ -87,11 +88,13 @@ export class FailoverRoomStore implements RoomStore {
   async recover(): Promise<Departure[] | null> {
     if (this.currentMode === "shared" || this.refusal !== undefined) return null;
     try {
-      await this.redis.heartbeat(this.options.instanceId, this.options.leaseMs);
+      await retryingRoutingRace(() => this.redis.heartbeat(this.options.instanceId, this.options.leaseMs));
       // The snapshot is taken and sent before any later change can be, so nothing is lost.
       const users = this.options.snapshot();
       this.currentMode = "shared";
-      const reconnected = await this.redis.sync(this.options.instanceId, users, this.options.graceMs);
+      const reconnected = await retryingRoutingRace(() =>
+        this.redis.sync(this.options.instanceId, users, this.options.graceMs),
+      );
       this.options.logger.info({ restored: users.length }, "shared mode: room state written to redis");
       this.lastRecoveryError = undefined;
       this.modeListeners.forEach((l) => l("shared"));
@@ -152,13 +155,15 @@ export class FailoverRoomStore implements RoomStore {
   }
 
   roomUsers(roomId: string): Promise<StoredUser[]> {
-    return this.currentMode === "shared" ? this.redis.roomUsers(roomId) : this.memory.roomUsers(roomId);
+    return this.currentMode === "shared"
+      ? retryingRoutingRace(() => this.redis.roomUsers(roomId))
+      : this.memory.roomUsers(roomId);
   }
 
   /** Applies a change to both stores; answers from Redis while it is up, else from memory. */
   private async both<T>(op: (store: RoomStore) => Promise<T>): Promise<T> {
     // Redis first, so its commands leave in the order the changes happened.
-    const remote = this.currentMode === "shared" ? op(this.redis) : undefined;
+    const remote = this.currentMode === "shared" ? retryingRoutingRace(() => op(this.redis)) : undefined;
     const local = op(this.memory);
     if (remote) {
       try {
@@ -181,7 +186,7 @@ export class FailoverRoomStore implements RoomStore {
   private async sharedOnly<T>(op: (store: RoomStore) => Promise<T>, fallback: T): Promise<T> {
     if (this.currentMode !== "shared") return fallback;
     try {
-      return await op(this.redis);
+      return await retryingRoutingRace(() => op(this.redis));
     } catch (err) {
       if (answeredByRedis(err))
         this.options.logger.warn({ err: (err as Error).message }, "redis refused a presence operation");
