@@ -1,7 +1,7 @@
 /**
  * The benchmark: the chat service against the bare Socket.IO floor, in one run, on loopback.
  *
- *   npm run bench                       # everything, default sizes (a few minutes)
+ *   npm run bench                       # everything, default sizes, single node and cluster (~15 min)
  *   npm run bench -- --quick            # a smoke run of a few seconds
  *   npm run bench -- --pin              # servers alone on CPU 0 (less noise on 2 cores)
  *   npm run bench -- --repeat 3         # 3 interleaved rounds, median ratios to each round's floor
@@ -35,7 +35,8 @@ const flag = (name: string, fallback: string) => {
 const quick = args.includes("--quick");
 const opts = {
   scenarios: flag("scenarios", quick ? "rate" : "rate,memory,joinstorm,cross,saturate").split(","),
-  targets: flag("targets", "floor,service").split(","),
+  // Both Redis modes by default: the figures that count are a user's, and users run both.
+  targets: flag("targets", quick ? "floor,service" : "floor,service,service@cluster").split(","),
   rooms: Number(flag("rooms", quick ? "50" : "500")),
   users: Number(flag("users", "2")),
   rate: Number(flag("rate", quick ? "500" : "2000")),

@@ -26,7 +26,7 @@ import { RedisConnection } from "./redis/connection.js";
 import { RedisKeys } from "./redis/keys.js";
 import { registerChatHandlers, type ChatServer } from "./socket/chat-handlers.js";
 import { createMessageIdGenerator } from "./socket/message-id.js";
-import { subscribeSequenced } from "./socket/sequenced-delivery.js";
+import { SequencedDelivery } from "./socket/sequenced-delivery.js";
 import { chatRoomOf, socketRoom, userNotice } from "./socket/payloads.js";
 import { FailoverRoomStore } from "./store/failover-room-store.js";
 import { MemoryRoomStore } from "./store/memory-room-store.js";
@@ -45,6 +45,7 @@ export class ChatService {
   private readonly history: FailoverHistoryStore;
   private readonly limits: RateLimits;
   private readonly hosts: RoomHosts;
+  private readonly sequenced: SequencedDelivery;
   private readonly http: HttpServer;
   private readonly io: ChatServer;
   private readonly presence: PresenceService;
@@ -113,6 +114,14 @@ export class ChatService {
       beforeAck: () => this.history.flush(),
     });
 
+    this.sequenced = new SequencedDelivery({
+      subscriber: redis.subscriber,
+      publisher: redis.command,
+      keys,
+      readSequencedSince: (roomId, afterId) => this.history.sequencedSince(roomId, afterId),
+      logger,
+    });
+
     this.http = createServer(
       createApp(
         {
@@ -166,16 +175,24 @@ export class ChatService {
       nextMessageId: createMessageIdGenerator(randomBytes(3).toString("hex")),
       sequencer: {
         active: () => this.history.canSequence(),
-        send: (message, socketId) => this.history.sequence(message, socketId, keys.sequencedChannel),
+        send: async (message, socketId) => {
+          const id = await this.history.sequence(message, socketId);
+          this.sequenced.sent(id, socketId);
+          return id;
+        },
+        publishAgain: (message, socketId) => this.sequenced.publishAgain(message, socketId),
+        host: (roomId) => this.sequenced.host(roomId),
       },
       logger,
     });
-    subscribeSequenced(redis.subscriber, keys.sequencedChannel, this.handlers.deliverSequenced, logger);
+    this.sequenced.start(this.handlers.deliverSequenced);
 
     // Events between the parts, now that they all exist.
     this.io.of("/").adapter.on("delete-room", (room: string) => {
       const roomId = chatRoomOf(room);
-      if (roomId !== undefined) this.hosts.roomClosed(roomId);
+      if (roomId === undefined) return;
+      this.hosts.roomClosed(roomId);
+      this.sequenced.release(roomId);
     });
     this.store.onModeChange((mode) => {
       if (mode === "memory") {

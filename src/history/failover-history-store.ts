@@ -44,6 +44,11 @@ export class FailoverHistoryStore implements HistoryStore {
     return this.withFallback("history read failed", (s) => s.since(roomId, afterId));
   }
 
+  /** See RedisHistoryStore.sequencedSince (no fallback: rejects when Redis does not answer). */
+  sequencedSince(roomId: string, afterId: string): Promise<ChatMessage[]> {
+    return this.redis.sequencedSince(roomId, afterId);
+  }
+
   async claimClientMessageId(roomId: string, userId: string, clientMessageId: string, messageId: string) {
     await this.writingBack; // so is a claim made then
     return this.withFallback("dedupe check failed", (s) =>
@@ -98,8 +103,8 @@ export class FailoverHistoryStore implements HistoryStore {
   }
 
   /** Stores and publishes a split room's message in one script (see RedisHistoryStore.sequence). */
-  sequence(message: ChatMessage, socketId: string, channel: string): Promise<string> {
-    return this.redis.sequence(message, socketId, channel);
+  sequence(message: ChatMessage, socketId: string): Promise<string> {
+    return this.redis.sequence(message, socketId);
   }
 
   close(): void {

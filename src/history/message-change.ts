@@ -16,6 +16,11 @@ export type StoredMessage =
       clientMessageId?: string;
       editedAt?: number;
       revision?: string;
+      /**
+       * Stored and published by the one-order path of a split room: what a subscriber that
+       * lost it in transit reads back from the history (src/socket/sequenced-delivery.ts).
+       */
+      sequenced?: true;
       deleted?: undefined;
     }
   | { userId: string; deleted: true; deletedAt: number; revision: string };

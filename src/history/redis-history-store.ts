@@ -251,7 +251,7 @@ export class RedisHistoryStore implements HistoryStore {
    * Redis late (resent by the cluster client after a failover, or held in a frozen server's
    * socket) never stores or publishes a message the caller has delivered another way.
    */
-  async sequence(message: ChatMessage, socketId: string, channel: string): Promise<string> {
+  async sequence(message: ChatMessage, socketId: string): Promise<string> {
     const { timeoutMs } = this.options;
     const { roomId } = message;
     const deadline = String(Date.now() + Math.floor(timeoutMs / 2));
@@ -269,8 +269,9 @@ export class RedisHistoryStore implements HistoryStore {
               this.keys.room(roomId),
               ...this.boundsArgv(),
               message.id,
-              JSON.stringify(storedForm(message)),
-              channel,
+              JSON.stringify({ ...storedForm(message), sequenced: true }),
+              this.keys.cluster ? "SPUBLISH" : "PUBLISH",
+              this.keys.sequencedChannel(roomId),
               socketId,
               roomId,
               deadline,
@@ -317,6 +318,23 @@ export class RedisHistoryStore implements HistoryStore {
       }
     }
     return found ? { messages: out, complete: true } : { messages: this.parse(roomId, retained), complete: false };
+  }
+
+  /**
+   * The messages the one-order path stored after `afterId`, as they stand (deleted ones left
+   * out), oldest first: what a subscriber that lost some in transit delivers. Rejects when
+   * Redis does not answer.
+   */
+  async sequencedSince(roomId: string, afterId: string): Promise<ChatMessage[]> {
+    const retained = await this.redis.zrange(this.keys.history(roomId), -this.options.limit, -1);
+    const out: ChatMessage[] = [];
+    for (const member of retained) {
+      if (member.slice(0, member.indexOf("\n")) <= afterId) continue;
+      const parsed = parseMember(member);
+      if (!parsed || parsed.stored.deleted || !parsed.stored.sequenced) continue;
+      out.push(toEntry(parsed.id, roomId, parsed.stored) as ChatMessage);
+    }
+    return out;
   }
 
   private parse(roomId: string, members: string[]): HistoryEntry[] {

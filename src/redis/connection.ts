@@ -179,6 +179,10 @@ export class RedisConnection {
       clusterRetryStrategy: retryStrategy,
       slotsRefreshTimeout: this.cfg.connectTimeoutMs,
       shardedSubscribers: role.sharded === true,
+      // A subscription follows its slot only once the client's slot map does: the subscriber
+      // looks every 2 s (not 5), so a moved room's channel is listened to again soon. Not
+      // more often: each look compares all 16,384 slots (0.8 % of a core at 1 s).
+      ...(role.sharded ? { slotsRefreshInterval: 2000 } : {}),
       // With TLS, connect to the names the cluster announces as IPs through the start-up
       // host, as AWS ElastiCache requires (its certificate names the configuration endpoint).
       ...(tls

@@ -107,9 +107,15 @@ export class RedisKeys {
     return `${this.prefix}presence:hosts`;
   }
 
-  /** Channel of the messages of rooms several instances serve, in their one order (see lua/history_sequence.lua). */
-  get sequencedChannel(): string {
-    return `${this.prefix}chat:sequenced`;
+  /**
+   * Channel of the messages of rooms several instances serve, in their one order (see
+   * lua/history_sequence.lua). One channel for all rooms on a single node; on a cluster one
+   * sharded channel per room, in the room's slot: a classic PUBLISH there crosses the cluster
+   * bus to every node, which cost Redis twice the CPU and the p90 tens of milliseconds
+   * (bench/RESULTS.md, seventh session).
+   */
+  sequencedChannel(roomId: string): string {
+    return this.cluster ? `${this.prefix}chat:${hashTag(roomId)}:sequenced` : `${this.prefix}chat:sequenced`;
   }
 
   /** Key prefix of the Socket.IO Redis adapter's channels. */

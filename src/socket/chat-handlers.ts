@@ -54,6 +54,13 @@ export interface Sequencer {
   active(): boolean;
   /** Resolves with the id the message was stored and published under. */
   send(message: ChatMessage, socketId: string): Promise<string>;
+  /**
+   * Publishes a message whose send failed on the room's channel, outside the order, so the
+   * other instances get it once whether or not the failed send had published it.
+   */
+  publishAgain(message: ChatMessage, socketId: string): void;
+  /** This instance hosts the room from now on: resolves once the room's messages reach it. */
+  host(roomId: string): Promise<void>;
 }
 
 /** Refusals of one connection logged per abuse window; the rest are only counted. */
@@ -101,7 +108,7 @@ export function registerChatHandlers(
   deps: ChatHandlerDeps,
 ): {
   close: () => void;
-  deliverSequenced: (message: ChatMessage, exceptSocketId: string) => void;
+  deliverSequenced: (message: ChatMessage, exceptSocketId: string | undefined) => void;
 } {
   const { presence, logger, metrics } = deps;
 
@@ -258,9 +265,14 @@ export function registerChatHandlers(
     if (socket.data.roomId !== roomId || socket.data.userId !== userId) leaveCurrentRoom(socket);
     socket.data = { ...(token ? { token } : {}), userId, username, roomId };
     const firstLocal = deps.hosts.beginJoin(roomId);
+    // The room's one-order channel is listened to before the history is read: what is
+    // published before that is stored before, and the read has it.
+    const hosting = firstLocal ? deps.sequencer.host(roomId) : undefined;
     socket.join(socketRoom(roomId));
     const joining = presence.join(socket.id, roomId, userId, username);
-    const reading = deps.history.since(roomId, lastMessageId);
+    const reading = hosting
+      ? hosting.then(() => deps.history.since(roomId, lastMessageId))
+      : deps.history.since(roomId, lastMessageId);
     reading.catch(() => {}); // awaited below only when no introduction supersedes it
     const { kind, users, remoteHosts } = await joining;
     // Once the room's other hosts have stored what they sent before this socket joined (and
@@ -303,10 +315,13 @@ export function registerChatHandlers(
           ack?.({ ok: true, id, timestamp: message.serverTimestamp });
         },
         (err: Error) => {
-          // Redis failed: delivered as a room of one instance would be, and stored as the
-          // history store can now (in memory, written back later, when Redis is away).
+          // Redis failed, perhaps after the script ran (a lost reply, a master killed): delivered
+          // here, published again on the room's channel, where a copy that made it is
+          // dropped by id, and stored as the history store can now (in memory, written back
+          // later, when Redis is away).
           logUnstored(err);
-          emitToOthers(socket, roomId, "receive_message", message);
+          emitToRoom(roomId, "receive_message", message, socket.id, true);
+          deps.sequencer.publishAgain(message, socket.id);
           deps.history.append(message, (appendErr) => {
             if (appendErr) logUnstored(appendErr);
             ack?.({
@@ -326,9 +341,9 @@ export function registerChatHandlers(
   };
 
   /** A sequenced message from Redis: to this instance's sockets of the room, but its sender. */
-  const deliverSequenced = (message: ChatMessage, exceptSocketId: string): void => {
+  const deliverSequenced = (message: ChatMessage, exceptSocketId: string | undefined): void => {
     deps.nextMessageId.observe(message.id); // ids issued here later sort after it
-    emitToRoom(message.roomId, "receive_message", message, exceptSocketId, true);
+    emitToRoom(message.roomId, "receive_message", message, exceptSocketId ?? "", true);
   };
 
   /** Delivers an accepted message, stores it, and acknowledges once it is stored. */
