@@ -26,6 +26,7 @@ import { RedisConnection } from "./redis/connection.js";
 import { RedisKeys } from "./redis/keys.js";
 import { registerChatHandlers, type ChatServer } from "./socket/chat-handlers.js";
 import { createMessageIdGenerator } from "./socket/message-id.js";
+import { RoomEntry } from "./socket/room-entry.js";
 import { SequencedDelivery } from "./socket/sequenced-delivery.js";
 import { chatRoomOf, socketRoom, userNotice } from "./socket/payloads.js";
 import { FailoverRoomStore } from "./store/failover-room-store.js";
@@ -166,6 +167,7 @@ export class ChatService {
     this.handlers = registerChatHandlers(this.io, {
       presence: this.presence,
       hosts: this.hosts,
+      entry: new RoomEntry(this.hosts, this.history, (roomId) => this.sequenced.host(roomId)),
       history: this.history,
       limits: this.limits,
       metrics: this.metrics,
@@ -181,7 +183,6 @@ export class ChatService {
           return id;
         },
         publishAgain: (message, socketId) => this.sequenced.publishAgain(message, socketId),
-        host: (roomId) => this.sequenced.host(roomId),
       },
       logger,
     });

@@ -25,6 +25,7 @@ import {
   sendMessageSchema,
   typingSchema,
 } from "./schemas.js";
+import type { RoomEntry } from "./room-entry.js";
 import { TypingTracker } from "./typing.js";
 import type { MessageIdGenerator } from "./message-id.js";
 
@@ -34,6 +35,8 @@ export type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, Inte
 export interface ChatHandlerDeps {
   presence: PresenceService;
   hosts: RoomHosts;
+  /** Where a socket enters a room, with the history it gets. */
+  entry: RoomEntry;
   history: HistoryStore;
   limits: RateLimits;
   metrics: Metrics;
@@ -59,8 +62,6 @@ export interface Sequencer {
    * other instances get it once whether or not the failed send had published it.
    */
   publishAgain(message: ChatMessage, socketId: string): void;
-  /** This instance hosts the room from now on: resolves once the room's messages reach it. */
-  host(roomId: string): Promise<void>;
 }
 
 /** Refusals of one connection logged per abuse window; the rest are only counted. */
@@ -264,24 +265,15 @@ export function registerChatHandlers(
     unjoined.delete(socket);
     if (socket.data.roomId !== roomId || socket.data.userId !== userId) leaveCurrentRoom(socket);
     socket.data = { ...(token ? { token } : {}), userId, username, roomId };
-    const firstLocal = deps.hosts.beginJoin(roomId);
-    // The room's one-order channel is listened to before the history is read: what is
-    // published before that is stored before, and the read has it.
-    const hosting = firstLocal ? deps.sequencer.host(roomId) : undefined;
-    socket.join(socketRoom(roomId));
-    const joining = presence.join(socket.id, roomId, userId, username);
-    const reading = hosting
-      ? hosting.then(() => deps.history.since(roomId, lastMessageId))
-      : deps.history.since(roomId, lastMessageId);
-    reading.catch(() => {}); // awaited below only when no introduction supersedes it
-    const { kind, users, remoteHosts } = await joining;
-    // Once the room's other hosts have stored what they sent before this socket joined (and
-    // know this instance hosts it), a history read made after that has it, and everything
-    // later reaches the socket live. Live and history may overlap (clients dedupe by id), but
-    // never leave a gap. With no other hosts the read made in parallel is enough: it follows
-    // the socket's join and this instance's own queued appends.
-    const introduced = await deps.hosts.joined(roomId, remoteHosts, firstLocal);
-    const { messages, complete } = introduced ? await deps.history.since(roomId, lastMessageId) : await reading;
+    // The socket enters the room, and the store is asked, within the join's no-gap rule
+    // between history and live delivery (RoomEntry).
+    const {
+      entered: { kind, users },
+      page: { messages, complete },
+    } = await deps.entry.join(roomId, lastMessageId, () => {
+      socket.join(socketRoom(roomId));
+      return presence.join(socket.id, roomId, userId, username);
+    });
     logger.info({ socket: socket.id, roomId, userId, kind }, "joined");
     socket.emit("system_message", existingUsers(roomId, { userId, username }, users));
     socket.emit("chat_history", { roomId, messages, complete });
