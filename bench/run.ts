@@ -10,7 +10,8 @@
  *
  * Scenarios: rate (fixed rate: latency, delivery, CPU per message), saturate (highest rate
  * with >= 99.9 % delivery and p99 < 50 ms), memory (KiB per idle joined connection),
- * joinstorm (p99 join -> existing_users), cross (each room split over two instances),
+ * joinstorm (p99 join -> existing_users), departures (the rate load while --leavers idle users
+ * disconnect at once and are confirmed gone a grace period later), cross (each room split over two instances),
  * soak (--soak-seconds of rate, RSS and p99 per window). Targets: floor, service, and
  * service-nohistory (HISTORY_LIMIT=0) with --targets; "@cluster" puts a service target on a
  * local three-master Redis Cluster (e.g. service@cluster); a service target may add
@@ -34,7 +35,7 @@ const flag = (name: string, fallback: string) => {
 };
 const quick = args.includes("--quick");
 const opts = {
-  scenarios: flag("scenarios", quick ? "rate" : "rate,memory,joinstorm,cross,saturate").split(","),
+  scenarios: flag("scenarios", quick ? "rate" : "rate,memory,joinstorm,departures,cross,saturate").split(","),
   // Both Redis modes by default: the figures that count are a user's, and users run both.
   targets: flag("targets", quick ? "floor,service" : "floor,service,service@cluster").split(","),
   rooms: Number(flag("rooms", quick ? "50" : "500")),
@@ -45,6 +46,8 @@ const opts = {
   stepMs: Number(flag("step", "5")) * 1000,
   soakSeconds: Number(flag("soak-seconds", "300")),
   storm: Number(flag("storm", quick ? "100" : "1000")),
+  /** departures: idle users who disconnect at once. */
+  leavers: Number(flag("leavers", quick ? "200" : "2000")),
   /** Rounds: every scenario runs its targets this many times, interleaved; ratios per round. */
   repeat: Number(flag("repeat", "1")),
   /**
@@ -402,6 +405,37 @@ async function scenarioJoinStorm(target: string): Promise<Row> {
   }
 }
 
+/**
+ * departures: the rate load over a 15 s window, beside `--leavers` bystanders (idle, in rooms
+ * of two) who all disconnect at once 2 s in. The service confirms their departures one grace
+ * period later (DISCONNECT_GRACE_MS, 10 s by default), inside the window: the disconnect burst
+ * and the departures burst must not stall delivery to the rooms that chat (p99 and max
+ * against the floor's, which sees the same disconnects).
+ */
+async function scenarioDepartures(target: string): Promise<Row> {
+  const d = await deploy(target);
+  try {
+    const chatting = new Load(
+      layout(opts.rooms, opts.users, () => d.urls[0]!),
+      { rate: opts.rate, durationMs: 15_000 },
+    );
+    await chatting.setUp();
+    await chatting.run(`departures ${target} warm-up`);
+    const bystanders = new Load(
+      layout(opts.leavers / 2, 2, () => d.urls[0]!).map((room) => ({ ...room, roomId: `idle-${room.roomId}` })),
+      { rate: 0, durationMs: 0 },
+    );
+    await bystanders.setUp();
+    const leaving = new Promise<void>((resolve) => setTimeout(resolve, 2000)).then(() => bystanders.close());
+    const row = await measure(d, chatting, `departures ${target}`, opts.rate);
+    await leaving;
+    await chatting.close();
+    return { leavers: opts.leavers, ...row };
+  } finally {
+    await d.stop();
+  }
+}
+
 async function scenarioSoak(target: string): Promise<Row[]> {
   const d = await deploy(target);
   const rows: Row[] = [];
@@ -514,6 +548,7 @@ async function main() {
         else if (scenario === "rate") add(await scenarioRate(target));
         else if (scenario === "memory") add(await scenarioMemory(target));
         else if (scenario === "joinstorm") add(await scenarioJoinStorm(target));
+        else if (scenario === "departures") add(await scenarioDepartures(target));
         else if (scenario === "soak") for (const row of await scenarioSoak(target)) add(row);
       }
     }
@@ -556,6 +591,7 @@ async function main() {
     ]),
     table("memory", ["connections", "rssBeforeMiB", "rssAfterMiB", "kibPerConnection"]),
     table("joinstorm", ["joins", "p50ms", "p99ms", "maxms"]),
+    table("departures", ["leavers", "deliveryPct", "p50ms", "p99ms", "maxms", "cpuPerMsgUs"]),
     table("cross", ["deliveryPct", "duplicates", "misrouted", "p50ms", "p99ms", "p99VsFloorSingle", "cpuPerMsgUs"]),
     table("soak", ["atSeconds", "p99ms", "deliveryPct", "rssMiB"]),
   ]

@@ -172,10 +172,12 @@ export async function startService(
         REDIS_HOST: "127.0.0.1",
         REDIS_PORT: String(redisPort),
         LOG_LEVEL: "warn",
-        // The benchmark is one client address sending as fast as asked: limits off.
-        RATE_MESSAGES_PER_SECOND: "0",
-        RATE_JOINS_PER_MINUTE: "0",
-        RATE_CONNECTIONS_PER_MINUTE: "0",
+        // The benchmark is one client address sending as fast as asked: limits raised so
+        // that they are checked on every message, join and connection, and never refuse.
+        RATE_MESSAGES_PER_SECOND: "100000",
+        RATE_MESSAGES_BURST: "100000",
+        RATE_JOINS_PER_MINUTE: "1000000",
+        RATE_CONNECTIONS_PER_MINUTE: "1000000",
         ...env,
       },
       stdio: ["ignore", "ignore", "inherit"],

@@ -42,6 +42,9 @@ export class PresenceService {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private sweeping = false;
   private stopped = false;
+  /** The run of confirmDue(0) the grace timers share, and whether one fired during it. */
+  private confirmingDue: Promise<void> | undefined;
+  private dueAgain = false;
   private readonly departureListeners: ((d: Departure) => void)[] = [];
 
   constructor(
@@ -96,7 +99,7 @@ export class PresenceService {
     }
     this.registry.startGrace(roomId, userId, remaining, () => {
       this.registry.forgetIfIdle(roomId, userId);
-      void this.confirmDue(0);
+      this.confirmDueNow();
     });
   }
 
@@ -159,6 +162,30 @@ export class PresenceService {
     } finally {
       this.sweeping = false;
     }
+  }
+
+  /**
+   * A grace timer fired: confirms what is due now. Timers that fire while a run is on its way
+   * share one more run after it, rather than one run each: each run reads every departure
+   * due, so after a mass disconnect (whose grace periods end together) 2,000 runs at once
+   * confirmed each departure over and over and stalled delivery for seconds
+   * (bench/RESULTS.md, departures).
+   */
+  private confirmDueNow(): void {
+    if (this.confirmingDue) {
+      this.dueAgain = true;
+      return;
+    }
+    this.confirmingDue = (async () => {
+      do {
+        this.dueAgain = false;
+        await this.confirmDue(0);
+      } while (this.dueAgain && !this.stopped);
+    })()
+      .catch((err: Error) => this.logger.warn({ err: err.message }, "confirming departures failed"))
+      .finally(() => {
+        this.confirmingDue = undefined;
+      });
   }
 
   /** Confirms and announces the departures due at least `lateMs` ago. */
