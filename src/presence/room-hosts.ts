@@ -88,9 +88,17 @@ export class RoomHosts {
     return true;
   }
 
-  /** The last local socket left the room. */
+  /**
+   * The last local socket left the room. The other hosts are told (`bye`), so they stop
+   * publishing for this instance; when there are none, as far as this instance knows, nobody
+   * is: most rooms live on one instance, and a mass disconnect sent a thousand byes in one go,
+   * one write each (bench/RESULTS.md, departures). An instance whose `hello` arrives after
+   * the room closed here gets its `bye` then.
+   */
   roomClosed(roomId: string): void {
+    const room = this.rooms.get(roomId);
     this.rooms.delete(roomId);
+    if (room?.known && room.hosts.size === 0) return;
     if (this.options.shared()) this.publish({ type: "bye", roomId, from: this.options.instanceId });
   }
 
@@ -140,9 +148,12 @@ export class RoomHosts {
     const hosts = this.rooms.get(notice.roomId)?.hosts;
     if (notice.type === "hello" && notice.to.includes(me)) {
       hosts?.add(notice.from);
-      void this.options
-        .beforeAck()
-        .then(() => this.publish({ type: "ack", roomId: notice.roomId, from: me, to: notice.from, id: notice.id }));
+      const { roomId } = notice;
+      void this.options.beforeAck().then(() => {
+        this.publish({ type: "ack", roomId, from: me, to: notice.from, id: notice.id });
+        // No longer hosted here (it closed while the hello was on its way): say so.
+        if (!this.rooms.has(roomId)) this.publish({ type: "bye", roomId, from: me });
+      });
     } else if (notice.type === "ack" && notice.to === me && notice.id !== undefined) {
       const introduction = this.waiting.get(notice.id);
       if (introduction?.hosts.delete(notice.from) && introduction.hosts.size === 0) introduction.done();
