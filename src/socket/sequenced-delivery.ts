@@ -13,6 +13,15 @@ const FILL_ATTEMPTS = 5;
 const FILL_RETRY_MS = 300;
 /** Own sends remembered until their copy comes back from Redis (a bound, not a timeout). */
 const SENT_HERE_LIMIT = 10_000;
+/**
+ * Released rooms' channels are unsubscribed this long after, at most this many every this
+ * often: one SUNSUBSCRIBE is one write on the subscriber connection, and a mass disconnect
+ * released a thousand rooms at once, while the rooms still chatting waited behind them
+ * (bench/RESULTS.md, departures). A room hosted again meanwhile keeps its subscription.
+ */
+const RELEASE_DELAY_MS = 1000;
+const RELEASE_BATCH = 50;
+const RELEASE_INTERVAL_MS = 50;
 
 /** A published message as lua/history_sequence.lua writes it. */
 interface Published {
@@ -52,6 +61,9 @@ interface RoomLine {
  */
 export class SequencedDelivery {
   private readonly rooms = new Map<string, RoomLine>();
+  /** Rooms released whose channels are still subscribed (cluster mode), oldest first. */
+  private readonly releasing = new Set<string>();
+  private releaseTimer: NodeJS.Timeout | undefined;
   /** Sequenced messages sent from here: id → sending socket (which a gap fill must skip). */
   private readonly sentHere = new Map<string, string>();
 
@@ -110,17 +122,33 @@ export class SequencedDelivery {
       queue: [],
     });
     if (!keys.cluster) return Promise.resolve();
+    if (this.releasing.delete(roomId)) return Promise.resolve(); // still subscribed
     return subscriber.ssubscribe(channel).then(
       () => {},
       (err: Error) => logger.warn({ roomId, err: err.message }, "room channel subscription failed"),
     );
   }
 
-  /** This instance no longer hosts the room. */
+  /** This instance no longer hosts the room: its channel is unsubscribed soon (RELEASE_DELAY_MS). */
   release(roomId: string): void {
-    if (!this.rooms.delete(roomId)) return;
+    if (!this.rooms.delete(roomId) || !this.options.keys.cluster) return;
+    this.releasing.add(roomId);
+    this.releaseTimer ??= setTimeout(() => this.unsubscribeReleased(), RELEASE_DELAY_MS).unref();
+  }
+
+  /** Unsubscribes a batch of released rooms' channels, and schedules the next batch. */
+  private unsubscribeReleased(): void {
+    this.releaseTimer = undefined;
     const { subscriber, keys } = this.options;
-    if (keys.cluster) subscriber.sunsubscribe(keys.sequencedChannel(roomId)).catch(() => {});
+    let sent = 0;
+    for (const roomId of this.releasing) {
+      if (sent++ === RELEASE_BATCH) break;
+      this.releasing.delete(roomId);
+      subscriber.sunsubscribe(keys.sequencedChannel(roomId)).catch(() => {});
+    }
+    if (this.releasing.size > 0) {
+      this.releaseTimer = setTimeout(() => this.unsubscribeReleased(), RELEASE_INTERVAL_MS).unref();
+    }
   }
 
   /**
