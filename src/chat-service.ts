@@ -28,7 +28,7 @@ import { registerChatHandlers, type ChatServer } from "./socket/chat-handlers.js
 import { createMessageIdGenerator } from "./socket/message-id.js";
 import { RoomEntry } from "./socket/room-entry.js";
 import { SequencedDelivery } from "./socket/sequenced-delivery.js";
-import { chatRoomOf, socketRoom, userNotice } from "./socket/payloads.js";
+import { chatRoomOf } from "./socket/payloads.js";
 import { FailoverRoomStore } from "./store/failover-room-store.js";
 import { MemoryRoomStore } from "./store/memory-room-store.js";
 import { RedisRoomStore, type SyncFailure } from "./store/redis-room-store.js";
@@ -153,7 +153,6 @@ export class ChatService {
     this.presence = new PresenceService(
       this.store,
       registry,
-      { departed: (d) => this.announce("disconnect", d), reconnected: (d) => this.announce("reconnect", d) },
       { instanceId: this.instanceId, ...config.presence },
       logger,
       // After a write-back, tell the other hosts of our rooms that we host them too (they may
@@ -208,12 +207,6 @@ export class ChatService {
     redis.historyWriter.on("ready", () => {
       if (this.store.mode === "shared") void this.history.writeBack();
     });
-  }
-
-  /** Tells a room that a user is gone or back (whichever instance hosts its sockets). */
-  private announce(type: "disconnect" | "reconnect", d: { roomId: string; userId: string; username: string }): void {
-    this.metrics.notices.inc({ type });
-    this.io.to(socketRoom(d.roomId)).emit("system_message", userNotice(type, d.roomId, d));
   }
 
   /** A write-back's entries Redis refused (none: an empty list), for /ready and the log. */

@@ -3,12 +3,6 @@ import type { FailoverRoomStore } from "../store/failover-room-store.js";
 import type { Departure, JoinResult } from "../store/room-store.js";
 import type { LocalRegistry } from "./local-registry.js";
 
-/** Where presence changes are told to the room. */
-export interface PresenceAnnouncer {
-  departed(d: Departure): void;
-  reconnected(d: Departure): void;
-}
-
 export interface PresenceOptions {
   instanceId: string;
   graceMs: number;
@@ -46,11 +40,11 @@ export class PresenceService {
   private confirmingDue: Promise<void> | undefined;
   private dueAgain = false;
   private readonly departureListeners: ((d: Departure) => void)[] = [];
+  private readonly reconnectListeners: ((d: Departure) => void)[] = [];
 
   constructor(
     private readonly store: FailoverRoomStore,
     private readonly registry: LocalRegistry,
-    private readonly announcer: PresenceAnnouncer,
     private readonly options: PresenceOptions,
     private readonly logger: Logger,
     /** Called after this instance's state was written back to the shared store. */
@@ -66,13 +60,20 @@ export class PresenceService {
     this.sweepTimer.unref();
   }
 
-  /** Calls `listener` after each departure this instance announces (after its notice). */
+  /** Calls `listener` with each departure this instance confirms, for it to announce. */
   onDeparted(listener: (d: Departure) => void): void {
     this.departureListeners.push(listener);
   }
 
+  /**
+   * Calls `listener` with each user found back after a write-back whose departure had been
+   * confirmed meanwhile, for it to announce.
+   */
+  onReconnected(listener: (d: Departure) => void): void {
+    this.reconnectListeners.push(listener);
+  }
+
   private departed(d: Departure): void {
-    this.announcer.departed(d);
     for (const listener of this.departureListeners) listener(d);
   }
 
@@ -146,7 +147,7 @@ export class PresenceService {
 
   /** Announces users whose departure had been confirmed meanwhile, then the resync hook. */
   private async afterWriteBack(reconnected: Departure[]): Promise<void> {
-    reconnected.forEach((d) => this.announcer.reconnected(d));
+    for (const d of reconnected) for (const listener of this.reconnectListeners) listener(d);
     await this.onResync();
   }
 

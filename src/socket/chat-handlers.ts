@@ -613,8 +613,17 @@ export function registerChatHandlers(
     socket.onAny(onAnyEvent);
     socket.on("disconnect", onDisconnect);
   });
-  // A departure announced here ends the user's typing, told after the notice.
-  presence.onDeparted((d) => typing.stop(d.roomId, d.userId, ""));
+  // Departures and returns the presence service confirms, told to the room (whichever
+  // instance hosts its sockets). A departure also ends the user's typing, told after it.
+  const announce = (type: "disconnect" | "reconnect", d: { roomId: string; userId: string; username: string }) => {
+    metrics.notices.inc({ type });
+    emitToRoom(d.roomId, "system_message", userNotice(type, d.roomId, d), "");
+  };
+  presence.onDeparted((d) => {
+    announce("disconnect", d);
+    typing.stop(d.roomId, d.userId, "");
+  });
+  presence.onReconnected((d) => announce("reconnect", d));
 
   return {
     deliverSequenced,
