@@ -36,8 +36,8 @@ export class PresenceService {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private sweeping = false;
   private stopped = false;
-  /** The run of confirmDue(0) the grace timers share, and whether one fired during it. */
-  private confirmingDue: Promise<void> | undefined;
+  /** Whether the run of confirmDue(0) the grace timers share is on, and whether one fired during it. */
+  private confirmingDue = false;
   private dueAgain = false;
   private readonly departureListeners: ((d: Departure) => void)[] = [];
   private readonly reconnectListeners: ((d: Departure) => void)[] = [];
@@ -177,7 +177,8 @@ export class PresenceService {
       this.dueAgain = true;
       return;
     }
-    this.confirmingDue = (async () => {
+    this.confirmingDue = true;
+    void (async () => {
       do {
         this.dueAgain = false;
         await this.confirmDue(0);
@@ -185,7 +186,7 @@ export class PresenceService {
     })()
       .catch((err: Error) => this.logger.warn({ err: err.message }, "confirming departures failed"))
       .finally(() => {
-        this.confirmingDue = undefined;
+        this.confirmingDue = false;
       });
   }
 

@@ -2,6 +2,7 @@ import type { Server, Socket } from "socket.io";
 import { PacketType } from "socket.io-parser";
 import type { ZodType } from "zod";
 import type { HistoryStore } from "../history/history-store.js";
+import type { Departure } from "../store/room-store.js";
 import type { ConnectionLimiter, RateLimits } from "../limits/rate-limits.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/metrics.js";
@@ -615,7 +616,7 @@ export function registerChatHandlers(
   });
   // Departures and returns the presence service confirms, told to the room (whichever
   // instance hosts its sockets). A departure also ends the user's typing, told after it.
-  const announce = (type: "disconnect" | "reconnect", d: { roomId: string; userId: string; username: string }) => {
+  const announce = (type: "disconnect" | "reconnect", d: Departure) => {
     metrics.notices.inc({ type });
     emitToRoom(d.roomId, "system_message", userNotice(type, d.roomId, d), "");
   };
