@@ -422,7 +422,10 @@ async function scenarioDepartures(target: string): Promise<Row> {
     await chatting.setUp();
     await chatting.run(`departures ${target} warm-up`);
     const bystanders = new Load(
-      layout(opts.leavers / 2, 2, () => d.urls[0]!).map((room) => ({ ...room, roomId: `idle-${room.roomId}` })),
+      layout(opts.leavers / 2, 2, () => d.urls[0]!).map((room) => ({
+        roomId: `idle-${room.roomId}`,
+        users: room.users.map((u) => ({ ...u, userId: `idle-${u.userId}` })),
+      })),
       { rate: 0, durationMs: 0 },
     );
     await bystanders.setUp();
