@@ -353,11 +353,20 @@ async function scenarioSaturate(targets: string[]): Promise<Row[]> {
   }));
 }
 
+/**
+ * memory: RSS after a full collection in the server with no connection, with half of them
+ * and with all of them. What a connection keeps is the slope between half and all: the first
+ * connections also pay once for what every later one shares (code compiled for the join
+ * path, pools and caches warmed), which the service has more of than the floor, and which
+ * a division by the connection count would spread over them (bench/RESULTS.md, tenth
+ * session). The first half's figure is printed beside it.
+ */
 async function scenarioMemory(target: string): Promise<Row> {
   const d = await deploy(target);
+  const loads: Load[] = [];
   try {
-    // RSS after a full collection in the server, before and after: what it keeps per
-    // connection, not the garbage the joins left behind (which depends on GC timing).
+    // After a full collection: what the server keeps, not the garbage the joins left
+    // behind (which depends on GC timing).
     const settledRss = async () => {
       await collectGarbage(d.pids[0]!);
       await new Promise((r) => setTimeout(r, 500));
@@ -365,22 +374,28 @@ async function scenarioMemory(target: string): Promise<Row> {
     };
     await new Promise((r) => setTimeout(r, 1000));
     const before = await settledRss();
-    const n = opts.rooms * opts.users;
-    const load = new Load(
-      layout(opts.rooms, opts.users, () => d.urls[0]!),
-      { rate: 0, durationMs: 0 },
-    );
-    await load.setUp();
-    await new Promise((r) => setTimeout(r, 3000));
-    const after = await settledRss();
-    await load.close();
+    const rooms = layout(opts.rooms, opts.users, () => d.urls[0]!);
+    const half = Math.floor(rooms.length / 2);
+    const rss: number[] = [];
+    for (const part of [rooms.slice(0, half), rooms.slice(half)]) {
+      const load = new Load(part, { rate: 0, durationMs: 0 });
+      loads.push(load);
+      await load.setUp();
+      await new Promise((r) => setTimeout(r, 3000));
+      rss.push(await settledRss());
+    }
+    const [mid, after] = rss as [number, number];
+    const firstHalf = half * opts.users;
+    const secondHalf = (rooms.length - half) * opts.users;
     return {
-      connections: n,
+      connections: firstHalf + secondHalf,
       rssBeforeMiB: before / 1024,
       rssAfterMiB: after / 1024,
-      kibPerConnection: (after - before) / n,
+      kibPerConnection: (after - mid) / secondHalf,
+      kibFirstHalf: (mid - before) / firstHalf,
     };
   } finally {
+    for (const load of loads) await load.close();
     await d.stop();
   }
 }
@@ -592,7 +607,7 @@ async function main() {
       "commonRate",
       "perCoreAtCommon",
     ]),
-    table("memory", ["connections", "rssBeforeMiB", "rssAfterMiB", "kibPerConnection"]),
+    table("memory", ["connections", "rssBeforeMiB", "rssAfterMiB", "kibPerConnection", "kibFirstHalf"]),
     table("joinstorm", ["joins", "p50ms", "p99ms", "maxms"]),
     table("departures", ["leavers", "deliveryPct", "p50ms", "p99ms", "maxms", "cpuPerMsgUs"]),
     table("cross", ["deliveryPct", "duplicates", "misrouted", "p50ms", "p99ms", "p99VsFloorSingle", "cpuPerMsgUs"]),
