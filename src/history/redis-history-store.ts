@@ -1,4 +1,5 @@
-import type { Result } from "ioredis";
+import calculateSlot from "cluster-key-slot";
+import type { Cluster, Result } from "ioredis";
 import type { RedisClient } from "../redis/connection.js";
 import type { RedisKeys } from "../redis/keys.js";
 import { readLuaScript } from "../redis/lua.js";
@@ -45,6 +46,23 @@ function parseMember(member: string): { id: string; stored: StoredMessage } | un
 
 /** The sorted-set member of a message: "<id>\n<JSON>" (parsed back by {@link parseMember}). */
 const memberOf = (id: string, stored: StoredMessage): string => `${id}\n${JSON.stringify(stored)}`;
+
+/**
+ * Each room's error from an append script's reply: {index (1-based), error, ...} for the rooms
+ * that failed, empty when all were stored.
+ */
+function roomErrors(rooms: number, failed: unknown): (Error | undefined)[] {
+  const errors = new Array<Error | undefined>(rooms);
+  if (!Array.isArray(failed)) return errors;
+  for (let i = 0; i + 1 < failed.length; i += 2) errors[Number(failed[i]) - 1] = failure(failed[i + 1]);
+  return errors;
+}
+
+/** The error of a one-room append's reply, if it failed (see {@link roomErrors}). */
+const roomError = (failed: unknown): Error | undefined =>
+  Array.isArray(failed) && failed.length >= 2 ? failure(failed[1]) : undefined;
+
+const failure = (reason: unknown) => new Error(`history write failed: ${String(reason)}`);
 
 /** Marks a member that was edited or deleted (its JSON holds a revision). */
 const REVISED = '"revision":"';
@@ -150,9 +168,11 @@ export class RedisHistoryStore implements HistoryStore {
   /**
    * Sends the queued appends now; resolves once Redis has answered them and every earlier
    * batch (never rejects: failures go to the appends' callbacks). Awaited before anything
-   * that must reach Redis after them (a history read, a hosts `ack`, shutdown). One script
-   * call for the whole batch, whatever the number of rooms: per command, the client's cost
-   * outweighs what Lua adds in Redis (bench/RESULTS.md, lever 12).
+   * that must reach Redis after them (a history read, a hosts `ack`, shutdown). On a single
+   * node, one script call for the whole batch, whatever the number of rooms: per command, the
+   * client's cost outweighs what Lua adds in Redis (bench/RESULTS.md, lever 12). On a
+   * cluster, where a script's keys must share a slot, one call per room, in one pipeline per
+   * node.
    */
   flush(): Promise<void> {
     clearTimeout(this.timer);
@@ -161,39 +181,90 @@ export class RedisHistoryStore implements HistoryStore {
     if (rooms.length === 0) return this.lastWrite;
     this.pending = new Map();
     this.lastFlush = Date.now();
-    // One call for the whole batch on a single node; one per room on a cluster, where a
-    // script's keys must share a slot (the calls still leave in one write per node).
-    const batches = this.keys.cluster ? rooms.map((room) => [room]) : [rooms];
-    this.lastWrite = Promise.all([this.lastWrite, ...batches.map((batch) => this.write(batch))]).then(() => {});
+    const writes = this.keys.cluster
+      ? [...this.byNode(rooms)].map((group) => this.write(group, () => this.sendPipelined(group)))
+      : [this.write(rooms, () => this.sendBatch(rooms))];
+    this.lastWrite = Promise.all([this.lastWrite, ...writes]).then(() => {});
     return this.lastWrite;
   }
 
-  /** One append script call for `rooms`; settles their callbacks (never rejects). */
-  private write(rooms: PendingRoom[]): Promise<void> {
+  /** The rooms grouped as the cluster client's slot map routes their keys (by node). */
+  private byNode(rooms: PendingRoom[]): IterableIterator<PendingRoom[]> {
+    const slots = (this.writer as Cluster).slots;
+    const groups = new Map<string, PendingRoom[]>();
+    for (const room of rooms) {
+      const node = slots[calculateSlot(this.keys.history(room.roomId))]?.join(",") ?? "";
+      const group = groups.get(node);
+      if (group) group.push(room);
+      else groups.set(node, [room]);
+    }
+    return groups.values();
+  }
+
+  /** A room's three keys, as the append script takes them. */
+  private roomKeys(roomId: string): [string, string, string] {
+    return [this.keys.history(roomId), this.keys.historyBytes(roomId), this.keys.room(roomId)];
+  }
+
+  /** One append script call for all `rooms`; resolves with each room's error, if any. */
+  private async sendBatch(rooms: PendingRoom[]): Promise<(Error | undefined)[]> {
     const keys: string[] = [];
     const argv = this.boundsArgv();
     for (const { roomId, members } of rooms) {
-      keys.push(this.keys.history(roomId), this.keys.historyBytes(roomId), this.keys.room(roomId));
+      keys.push(...this.roomKeys(roomId));
       argv.push(String(members.length), ...members);
     }
-    const write = retryingRoutingRace(() =>
-      rooms.length === 1 && this.keys.cluster
-        ? this.writer.historyAppendRoom(keys[0]!, keys[1]!, keys[2]!, ...argv)
-        : this.writer.historyAppend(keys.length, ...keys, ...argv),
-    );
+    const failed = await retryingRoutingRace(() => this.writer.historyAppend(keys.length, ...keys, ...argv));
+    return roomErrors(rooms.length, failed);
+  }
+
+  /**
+   * One append call per room, all in one pipeline (the rooms of one node): cheaper on the
+   * client than as many auto-pipelined calls (bench/RESULTS.md, tenth session). A room whose
+   * call failed (its slot moved meanwhile, its node failed over) is sent again alone, which
+   * follows redirections; appending a member twice changes nothing.
+   */
+  private async sendPipelined(rooms: PendingRoom[]): Promise<(Error | undefined)[]> {
+    const bounds = this.boundsArgv();
+    const pipeline = this.writer.pipeline();
+    for (const { roomId, members } of rooms) {
+      pipeline.historyAppendRoom(...this.roomKeys(roomId), ...bounds, String(members.length), ...members);
+    }
+    const replies = await pipeline.exec().catch(() => null);
+    const errors = new Array<Error | undefined>(rooms.length);
+    const retries: Promise<void>[] = [];
+    rooms.forEach(({ roomId, members }, i) => {
+      const [err, failed] = replies?.[i] ?? [new Error("no reply")];
+      if (!err) {
+        errors[i] = roomError(failed);
+        return;
+      }
+      const alone = () =>
+        this.writer.historyAppendRoom(...this.roomKeys(roomId), ...bounds, String(members.length), ...members);
+      retries.push(
+        retryingRoutingRace(alone).then(
+          (failedAlone) => void (errors[i] = roomError(failedAlone)),
+          (retryErr: Error) => void (errors[i] = retryErr),
+        ),
+      );
+    });
+    await Promise.all(retries);
+    return errors;
+  }
+
+  /**
+   * Runs `send` for `rooms` and settles their callbacks with its outcome (never rejects): an
+   * error of the whole call fails every room, else each room gets its own.
+   */
+  private write(rooms: PendingRoom[], send: () => Promise<(Error | undefined)[]>): Promise<void> {
     return new Promise<void>((resolve) => {
       let settled = false;
-      /** `err` fails the whole batch; `failedRooms` (the script's reply) fails only those rooms. */
-      const settle = (err?: Error, failedRooms: unknown[] = []) => {
+      const settle = (err: Error | undefined, errors: (Error | undefined)[] = []) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        const roomErrors = new Map<number, Error>();
-        for (let i = 0; i + 1 < failedRooms.length; i += 2) {
-          roomErrors.set(Number(failedRooms[i]) - 1, new Error(`history write failed: ${String(failedRooms[i + 1])}`));
-        }
         rooms.forEach(({ done, claims }, index) => {
-          const roomErr = err ?? roomErrors.get(index);
+          const roomErr = err ?? errors[index];
           if (!roomErr && claims) this.markStored(claims);
           done.forEach((callback) => callback(roomErr));
         });
@@ -203,8 +274,8 @@ export class RedisHistoryStore implements HistoryStore {
         () => settle(new Error(`history write not answered within ${this.options.timeoutMs} ms`)),
         this.options.timeoutMs,
       );
-      write.then(
-        (failedRooms) => settle(undefined, Array.isArray(failedRooms) ? failedRooms : []),
+      send().then(
+        (errors) => settle(undefined, errors),
         (err: Error) => settle(err),
       );
     });
@@ -264,9 +335,7 @@ export class RedisHistoryStore implements HistoryStore {
         await Promise.race([
           retryingRoutingRace(() =>
             this.writer.historySequence(
-              this.keys.history(roomId),
-              this.keys.historyBytes(roomId),
-              this.keys.room(roomId),
+              ...this.roomKeys(roomId),
               ...this.boundsArgv(),
               message.id,
               JSON.stringify({ ...storedForm(message), sequenced: true }),
