@@ -1,6 +1,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../logger.js";
+import { onRedirected } from "./routing-race.js";
 
 /** A connection to a single Redis node or to a Redis Cluster: the service uses either alike. */
 export type RedisClient = Redis | Cluster;
@@ -110,6 +111,8 @@ export class RedisConnection {
   readonly command: RedisClient;
   readonly subscriber: RedisClient;
   readonly historyWriter: RedisClient;
+  /** Unregisters the cluster clients' slot-map refreshes (see onRedirected). */
+  private readonly unregisterRefreshes: (() => void)[] = [];
   /** The last error of each connection that has not been ready since (for /ready). */
   private readonly lastErrors = new Map<string, string>();
 
@@ -137,6 +140,16 @@ export class RedisConnection {
     this.subscriber = this.create({ name: "subscriber", offlineQueue: true, sharded: true });
     markSubscriptionsHandled(this.subscriber);
     this.historyWriter = this.create({ name: "history-writer", offlineQueue: false, pipelining: { ignored: [] } });
+    if (cluster) {
+      // An operation a node redirected is tried again with fresh slot maps (routing-race.ts).
+      for (const client of [this.command, this.historyWriter] as Cluster[]) {
+        this.unregisterRefreshes.push(
+          onRedirected(
+            () => new Promise((resolve, reject) => client.refreshSlotsCache((err) => (err ? reject(err) : resolve()))),
+          ),
+        );
+      }
+    }
     for (const [role, client] of [
       ["command", this.command],
       ["subscriber", this.subscriber],
@@ -251,6 +264,7 @@ export class RedisConnection {
 
   /** Closes the connections; gracefully when connected, otherwise just stop reconnecting. */
   async close(): Promise<void> {
+    this.unregisterRefreshes.splice(0).forEach((unregister) => unregister());
     await Promise.all(
       [this.command, this.subscriber, this.historyWriter].map(async (client) => {
         if (client.status === "ready") {

@@ -152,4 +152,45 @@ describe("Redis Cluster events", () => {
     // A moved slot is not an outage: neither instance left shared mode for it.
     expect(services.flatMap((s) => s.logs).filter((l) => String(l.msg).startsWith("redis unavailable"))).toEqual([]);
   }, 90_000);
+
+  it("rooms of one instance chat while one's slot migrates: their history writes, pipelined per node, all land", async () => {
+    redisCluster = await RedisCluster.start(3);
+    const env = { REDIS_PORT: String(redisCluster.port) };
+    services.push(await ServiceProcess.start(env));
+    // The migrating room and three rooms on the same node: the instance's history writes to
+    // that node go as one pipeline, in which only the migrating room's call is redirected.
+    const moving = "local-migrating";
+    const slot = await redisCluster.slotOf(redisCluster.keys.room(moving));
+    const from = await redisCluster.ownerOf(slot);
+    const rooms = [moving];
+    for (let i = 0; rooms.length < 4; i++) {
+      const candidate = `local-neighbour-${i}`;
+      const other = await redisCluster.slotOf(redisCluster.keys.room(candidate));
+      if (other !== slot && (await redisCluster.ownerOf(other)) === from) rooms.push(candidate);
+    }
+    const senders = await Promise.all(rooms.map((room, i) => joined(services[0]!.url, `user${i}`, room)));
+    clients.push(...senders);
+    const acked = rooms.map(() => [] as { content: string; ack: { ok: boolean; stored?: boolean } }[]);
+    let migrating = true;
+    const chatting = senders.map(async (sender, i) => {
+      for (let n = 0; migrating || n < 3; n++) {
+        const content = `m${n}`;
+        const ack = (await sender
+          .timeout(10_000)
+          .emitWithAck("send_message", { message: { userId: `user${i}`, content } })) as {
+          ok: boolean;
+          stored?: boolean;
+        };
+        acked[i]!.push({ content, ack });
+      }
+    });
+    const to = redisCluster.nodes.find((n) => n !== from)!;
+    await redisCluster.migrateSlot(slot, to, async () => void (await sleep(30)));
+    migrating = false;
+    await Promise.all(chatting);
+    for (const [i, room] of rooms.entries()) {
+      expect(acked[i]!.every((a) => a.ack.ok && a.ack.stored !== false)).toBe(true);
+      expect(await historyOf(room)).toEqual(acked[i]!.map((a) => a.content));
+    }
+  }, 90_000);
 });
