@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import calculateSlot from "cluster-key-slot";
 import type { Cluster, Result } from "ioredis";
 import type { RedisClient } from "../redis/connection.js";
@@ -31,8 +32,6 @@ interface PendingRoom {
   /** Claims to mark stored once the write succeeds: [claim key, message id]. */
   claims: [string, string][] | undefined;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Parses a stored member "<id>\n<JSON>" back into a message; undefined when unreadable. */
 function parseMember(member: string): { id: string; stored: StoredMessage } | undefined {
@@ -226,21 +225,24 @@ export class RedisHistoryStore implements HistoryStore {
    */
   private async sendPipelined(rooms: PendingRoom[]): Promise<(Error | undefined)[]> {
     const bounds = this.boundsArgv();
+    const calls = rooms.map(({ roomId, members }): [string, string, string, ...string[]] => [
+      ...this.roomKeys(roomId),
+      ...bounds,
+      String(members.length),
+      ...members,
+    ]);
     const pipeline = this.writer.pipeline();
-    for (const { roomId, members } of rooms) {
-      pipeline.historyAppendRoom(...this.roomKeys(roomId), ...bounds, String(members.length), ...members);
-    }
+    for (const call of calls) pipeline.historyAppendRoom(...call);
     const replies = await pipeline.exec().catch(() => null);
     const errors = new Array<Error | undefined>(rooms.length);
     const retries: Promise<void>[] = [];
-    rooms.forEach(({ roomId, members }, i) => {
+    calls.forEach((call, i) => {
       const [err, failed] = replies?.[i] ?? [new Error("no reply")];
       if (!err) {
         errors[i] = roomError(failed);
         return;
       }
-      const alone = () =>
-        this.writer.historyAppendRoom(...this.roomKeys(roomId), ...bounds, String(members.length), ...members);
+      const alone = () => this.writer.historyAppendRoom(...call);
       retries.push(
         retryingRoutingRace(alone).then(
           (failedAlone) => void (errors[i] = roomError(failedAlone)),

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from "node:timers/promises";
+
 /**
  * What ioredis's cluster client says, before sending anything, when an auto-pipelined batch
  * no longer goes to one node: the batch was grouped by the slot map, and a refresh (a slot
@@ -35,8 +37,6 @@ export function onRedirected(refresh: () => Promise<void>): () => void {
   slotMapRefreshes.add(refresh);
   return () => slotMapRefreshes.delete(refresh);
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs `op`, and runs it again when a cluster refused it for where its slot is: the client
