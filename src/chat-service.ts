@@ -24,6 +24,7 @@ import { bestEffortPublisher } from "./redis/best-effort-publisher.js";
 import { localFirst } from "./redis/local-first-adapter.js";
 import { RedisConnection } from "./redis/connection.js";
 import { RedisKeys } from "./redis/keys.js";
+import { ShardedSubscriptions } from "./redis/sharded-subscriptions.js";
 import { registerChatHandlers, type ChatServer } from "./socket/chat-handlers.js";
 import { createMessageIdGenerator } from "./socket/message-id.js";
 import { RoomEntry } from "./socket/room-entry.js";
@@ -115,8 +116,11 @@ export class ChatService {
       beforeAck: () => this.history.flush(),
     });
 
+    // On a cluster, per-room sharded channels: the adapter's and the one-order line's.
+    const subscriptions = new ShardedSubscriptions(redis.subscriber);
     this.sequenced = new SequencedDelivery({
       subscriber: redis.subscriber,
+      subscriptions,
       publisher: redis.command,
       keys,
       readSequencedSince: (roomId, afterId) => this.history.sequencedSince(roomId, afterId),
@@ -141,7 +145,7 @@ export class ChatService {
       cors: { origin: config.allowedOrigins, credentials: true },
       allowRequest: originGuard(config.allowedOrigins, { sameOrigin: config.demoPage }),
       maxHttpBufferSize: config.limits.maxPayloadBytes,
-      adapter: this.adapter(keys),
+      adapter: this.adapter(keys, subscriptions),
     });
     this.io.use(this.admission(config));
     this.metrics.watch({
@@ -222,15 +226,16 @@ export class ChatService {
   /**
    * The Socket.IO Redis adapter: classic pub/sub on a single node; on a cluster, sharded
    * pub/sub (SPUBLISH/SSUBSCRIBE), a channel per room, so a room's broadcasts reach only the
-   * node that owns its channel and the instances that host the room. Either way, broadcasts
-   * to a room no other instance hosts stay here (see localFirst).
+   * node that owns its channel and the instances that host the room (subscribed as rooms are
+   * created, released paced as they are deleted: ShardedSubscriptions). Either way,
+   * broadcasts to a room no other instance hosts stay here (see localFirst).
    */
-  private adapter(keys: RedisKeys) {
+  private adapter(keys: RedisKeys, subscriptions: ShardedSubscriptions) {
     const publisher = bestEffortPublisher(this.redis.command, this.logger, () =>
       this.metrics.redisErrors.inc({ kind: "publish" }),
     );
     const redisAdapter = this.redis.cluster
-      ? createShardedAdapter(publisher, this.redis.subscriber, { channelPrefix: keys.adapterChannel })
+      ? createShardedAdapter(publisher, subscriptions.forAdapter(), { channelPrefix: keys.adapterChannel })
       : createAdapter(publisher, this.redis.subscriber, { key: keys.adapterChannel, parser: adapterParser });
     return localFirst(redisAdapter, (room) => {
       const roomId = chatRoomOf(room);

@@ -2,6 +2,7 @@ import calculateSlot from "cluster-key-slot";
 import type { Cluster } from "ioredis";
 import type { RedisClient } from "../redis/connection.js";
 import type { RedisKeys } from "../redis/keys.js";
+import type { ShardedSubscriptions } from "../redis/sharded-subscriptions.js";
 import type { Logger } from "../logger.js";
 import type { ChatMessage } from "./events.js";
 import { storedForm, toEntry, type StoredMessage } from "../history/message-change.js";
@@ -13,15 +14,6 @@ const FILL_ATTEMPTS = 5;
 const FILL_RETRY_MS = 300;
 /** Own sends remembered until their copy comes back from Redis (a bound, not a timeout). */
 const SENT_HERE_LIMIT = 10_000;
-/**
- * Released rooms' channels are unsubscribed this long after, at most this many every this
- * often: one SUNSUBSCRIBE is one write on the subscriber connection, and a mass disconnect
- * released a thousand rooms at once, while the rooms still chatting waited behind them
- * (bench/RESULTS.md, departures). A room hosted again meanwhile keeps its subscription.
- */
-const RELEASE_DELAY_MS = 1000;
-const RELEASE_BATCH = 50;
-const RELEASE_INTERVAL_MS = 50;
 
 /** A published message as lua/history_sequence.lua writes it. */
 interface Published {
@@ -61,15 +53,14 @@ interface RoomLine {
  */
 export class SequencedDelivery {
   private readonly rooms = new Map<string, RoomLine>();
-  /** Rooms released whose channels are still subscribed (cluster mode), oldest first. */
-  private readonly releasing = new Set<string>();
-  private releaseTimer: NodeJS.Timeout | undefined;
   /** Sequenced messages sent from here: id → sending socket (which a gap fill must skip). */
   private readonly sentHere = new Map<string, string>();
 
   constructor(
     private readonly options: {
       subscriber: RedisClient;
+      /** On a cluster, the rooms' channels are subscribed and released through here. */
+      subscriptions: ShardedSubscriptions;
       /** Publishes what a failed send may not have (see publishAgain). */
       publisher: RedisClient;
       keys: RedisKeys;
@@ -110,7 +101,7 @@ export class SequencedDelivery {
    */
   host(roomId: string): Promise<void> {
     if (this.rooms.has(roomId)) return Promise.resolve();
-    const { subscriber, keys, logger } = this.options;
+    const { subscriptions, keys, logger } = this.options;
     const channel = keys.sequencedChannel(roomId);
     const slot = keys.cluster ? calculateSlot(channel) : 0;
     this.rooms.set(roomId, {
@@ -122,33 +113,16 @@ export class SequencedDelivery {
       queue: [],
     });
     if (!keys.cluster) return Promise.resolve();
-    if (this.releasing.delete(roomId)) return Promise.resolve(); // still subscribed
-    return subscriber.ssubscribe(channel).then(
+    return subscriptions.subscribe(channel).then(
       () => {},
       (err: Error) => logger.warn({ roomId, err: err.message }, "room channel subscription failed"),
     );
   }
 
-  /** This instance no longer hosts the room: its channel is unsubscribed soon (RELEASE_DELAY_MS). */
+  /** This instance no longer hosts the room: its channel is unsubscribed soon (ShardedSubscriptions). */
   release(roomId: string): void {
-    if (!this.rooms.delete(roomId) || !this.options.keys.cluster) return;
-    this.releasing.add(roomId);
-    this.releaseTimer ??= setTimeout(() => this.unsubscribeReleased(), RELEASE_DELAY_MS).unref();
-  }
-
-  /** Unsubscribes a batch of released rooms' channels, and schedules the next batch. */
-  private unsubscribeReleased(): void {
-    this.releaseTimer = undefined;
-    const { subscriber, keys } = this.options;
-    let sent = 0;
-    for (const roomId of this.releasing) {
-      if (sent++ === RELEASE_BATCH) break;
-      this.releasing.delete(roomId);
-      subscriber.sunsubscribe(keys.sequencedChannel(roomId)).catch(() => {});
-    }
-    if (this.releasing.size > 0) {
-      this.releaseTimer = setTimeout(() => this.unsubscribeReleased(), RELEASE_INTERVAL_MS).unref();
-    }
+    const { subscriptions, keys } = this.options;
+    if (this.rooms.delete(roomId) && keys.cluster) subscriptions.release(keys.sequencedChannel(roomId));
   }
 
   /**

@@ -4,6 +4,8 @@ export interface MonitoredCommand {
   args: string[];
   /** "lua" for commands a script ran, else the client address. */
   source: string;
+  /** When Redis ran it (ms since the epoch, Redis's clock: this machine's). */
+  at: number;
 }
 
 /**
@@ -32,10 +34,10 @@ async function monitorOne(port: number): Promise<{ commands: MonitoredCommand[];
         buffer = buffer.slice(nl + 2);
         if (line === "+OK") resolve();
         // +<time> [<db> <source>] "arg" "arg" ...
-        const match = /^\+[\d.]+ \[\d+ ([^\]]+)\] (.*)$/.exec(line);
+        const match = /^\+([\d.]+) \[\d+ ([^\]]+)\] (.*)$/.exec(line);
         if (!match) continue;
-        const args = [...match[2]!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, "$1"));
-        commands.push({ args, source: match[1]! });
+        const args = [...match[3]!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, "$1"));
+        commands.push({ args, source: match[2]!, at: Number(match[1]) * 1000 });
       }
     });
     socket.write("MONITOR\r\n");
