@@ -83,6 +83,23 @@ local function still_hosts(instance_id)
   return 0
 end
 
+-- The other instances holding a socket in the room: { instanceId, ... }.
+local function other_hosts(instance_id)
+  local hosts, seen = {}, {}
+  for _, raw in ipairs(redis.call('HVALS', KEYS[1])) do
+    local e = decode(raw)
+    if e then
+      for id, c in pairs(e.instances) do
+        if id ~= instance_id and c > 0 and not seen[id] then
+          seen[id] = true
+          hosts[#hosts + 1] = id
+        end
+      end
+    end
+  end
+  return hosts
+end
+
 -- The users of the room in their grace period, as a flat list { userId, graceUntil, ... }.
 local function in_grace()
   local out = {}

@@ -193,7 +193,7 @@ export class PresenceService {
   /** Confirms and announces the departures due at least `lateMs` ago. */
   private async confirmDue(lateMs: number): Promise<void> {
     for (;;) {
-      const due = await this.store.confirmDue(CONFIRM_BATCH, lateMs);
+      const due = await this.store.confirmDue(this.options.instanceId, CONFIRM_BATCH, lateMs);
       for (const d of due) {
         this.registry.forgetIfIdle(d.roomId, d.userId);
         this.departed(d);

@@ -615,10 +615,11 @@ export function registerChatHandlers(
     socket.on("disconnect", onDisconnect);
   });
   // Departures and returns the presence service confirms, told to the room (whichever
-  // instance hosts its sockets). A departure also ends the user's typing, told after it.
+  // instance hosts its sockets: kept here when the store knows no other does). A departure
+  // also ends the user's typing, told after it.
   const announce = (type: "disconnect" | "reconnect", d: Departure) => {
     metrics.notices.inc({ type });
-    emitToRoom(d.roomId, "system_message", userNotice(type, d.roomId, d), "");
+    emitToRoom(d.roomId, "system_message", userNotice(type, d.roomId, d), "", d.hostedElsewhere === false);
   };
   presence.onDeparted((d) => {
     announce("disconnect", d);

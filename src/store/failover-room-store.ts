@@ -128,9 +128,9 @@ export class FailoverRoomStore implements RoomStore {
     return this.both((s) => s.leave(p));
   }
 
-  async confirmDue(limit: number, lateMs = 0): Promise<Departure[]> {
+  async confirmDue(instanceId: string, limit: number, lateMs = 0): Promise<Departure[]> {
     // The memory copy expires its own graces silently while Redis is the authority.
-    return this.both((s) => s.confirmDue(limit, lateMs));
+    return this.both((s) => s.confirmDue(instanceId, limit, lateMs));
   }
 
   heartbeat(instanceId: string, leaseMs: number): Promise<boolean> {

@@ -68,7 +68,7 @@ export class MemoryRoomStore implements RoomStore {
     return { roomId: p.roomId, userId: p.userId, username: entry.username };
   }
 
-  async confirmDue(limit: number, lateMs = 0): Promise<Departure[]> {
+  async confirmDue(_instanceId: string, limit: number, lateMs = 0): Promise<Departure[]> {
     const now = this.now() - lateMs;
     const due: Departure[] = [];
     for (const [roomId, room] of this.rooms) {

@@ -121,14 +121,14 @@ export class RedisRoomStore implements RoomStore {
    * Confirms the due departures of every grace shard, each checked against its room (see the
    * class comment). Concurrent sweepers may find the same entry; its room confirms it once.
    */
-  async confirmDue(limit: number, lateMs = 0): Promise<Departure[]> {
+  async confirmDue(instanceId: string, limit: number, lateMs = 0): Promise<Departure[]> {
     const perShard = await Promise.all(
       this.keys.graceShards.map(async (shard) => {
         const due = await this.redis.graceDue(shard, limit, lateMs);
         const out: Departure[] = [];
         await Promise.all(
           pairs(due).map(async ([member, score]) => {
-            const departure = await this.confirmOne(shard, member, Number(score));
+            const departure = await this.confirmOne(instanceId, shard, member, Number(score));
             if (departure) out.push(departure);
           }),
         );
@@ -138,7 +138,12 @@ export class RedisRoomStore implements RoomStore {
     return perShard.flat();
   }
 
-  private async confirmOne(shard: string, member: string, score: number): Promise<Departure | undefined> {
+  private async confirmOne(
+    instanceId: string,
+    shard: string,
+    member: string,
+    score: number,
+  ): Promise<Departure | undefined> {
     const sep = member.indexOf("\n");
     if (sep < 0) {
       await this.redis.graceForget(shard, member, score);
@@ -146,13 +151,19 @@ export class RedisRoomStore implements RoomStore {
     }
     const roomId = member.slice(0, sep);
     const userId = member.slice(sep + 1);
-    const [verdict, detail] = await this.redis.roomConfirm(...this.roomKeys(roomId), userId, this.historyTtlMs);
+    const [verdict, detail, elsewhere] = await this.redis.roomConfirm(
+      ...this.roomKeys(roomId),
+      userId,
+      this.historyTtlMs,
+      instanceId,
+    );
     if (verdict === "later") {
       await this.redis.zadd(shard, Number(detail), member);
       return undefined;
     }
     await this.redis.graceForget(shard, member, score);
-    return verdict === "confirmed" ? { roomId, userId, username: String(detail ?? "") } : undefined;
+    if (verdict !== "confirmed") return undefined;
+    return { roomId, userId, username: String(detail ?? ""), hostedElsewhere: elsewhere === 1 };
   }
 
   async heartbeat(instanceId: string, leaseMs: number): Promise<boolean> {

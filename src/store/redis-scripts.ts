@@ -30,7 +30,7 @@ declare module "ioredis" {
       history: string,
       bytes: string,
       ...argv: Arg[]
-    ): Result<[string, (string | number)?], Context>;
+    ): Result<[string, (string | number)?, number?], Context>;
     roomRelease(users: string, ...argv: Arg[]): Result<(string | number)[], Context>;
     roomRestore(users: string, history: string, bytes: string, ...argv: Arg[]): Result<[number, number], Context>;
     roomHosts(users: string, selfId: string): Result<string[], Context>;

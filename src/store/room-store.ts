@@ -31,6 +31,12 @@ export interface JoinResult {
 /** A departure the caller must announce to the room. */
 export interface Departure extends PresenceKey {
   username: string;
+  /**
+   * Whether an instance other than the confirming one held a socket in the room when the
+   * shared store confirmed the departure; undefined when unknown (then the notice is
+   * published, in case). False spares the publish: a mass disconnect's rooms are empty.
+   */
+  hostedElsewhere?: boolean;
 }
 
 /** One user of this instance, as written back by {@link RoomStore.sync}. */
@@ -65,10 +71,10 @@ export interface RoomStore {
    */
   leave(key: PresenceKey & { instanceId: string; connections: number }): Promise<Departure | null>;
   /**
-   * Confirms every departure whose grace period ended at least `lateMs` ago (0: is over);
-   * each is returned to exactly one caller.
+   * Confirms, for `instanceId`, every departure whose grace period ended at least `lateMs`
+   * ago (0: is over); each is returned to exactly one caller.
    */
-  confirmDue(limit: number, lateMs?: number): Promise<Departure[]>;
+  confirmDue(instanceId: string, limit: number, lateMs?: number): Promise<Departure[]>;
   /** Renews the instance's lease; true when it had lapsed and the instance must {@link sync}. */
   heartbeat(instanceId: string, leaseMs: number): Promise<boolean>;
   /** Users of instances whose lease expired are treated as dropped now; returns their ids. */

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Cluster as RedisClusterClient, Redis } from "ioredis";
 import { graceIndexSize } from "../helpers/test-redis.js";
 import { Cluster, CLUSTER_GRACE_MS } from "../helpers/cluster.js";
+import { monitor } from "../helpers/monitor.js";
 import {
   connect,
   eventually,
@@ -116,6 +117,37 @@ describe("several instances, one Redis", () => {
     );
     await sleep(CLUSTER_GRACE_MS);
     for (const s of seen) expect(s.filter((n) => n.eventType === "disconnect")).toHaveLength(1);
+  });
+
+  it("a departure nobody else can hear is not published; one heard elsewhere is", async () => {
+    const watch = await monitor(...(await cluster.redis.masters()));
+    /** Departure notices about `room` published to Redis (classic or sharded). */
+    const published = (room: string) =>
+      watch.commands.filter(
+        (c) =>
+          /^s?publish$/i.test(c.args[0]!) &&
+          c.args.some((a) => a.includes(room)) &&
+          c.args.some((a) => a.includes("left the chat")),
+      );
+    try {
+      const alone = await on(0, "dave", "departure-alone");
+      alone.disconnect();
+      await eventually(
+        async () => (await redis.exists(cluster.redis.keys.room("departure-alone"))) === 0,
+        CLUSTER_GRACE_MS * 6,
+        "dave's departure confirmed",
+      );
+      // Confirmed by the same instance afterwards, so published after dave's would have been.
+      const erin = await on(1, "erin", "departure-heard");
+      const frank = await on(0, "frank", "departure-heard");
+      const heard = nextEvent(erin, "system_message", systemEvent("disconnect", "frank"), CLUSTER_GRACE_MS * 6);
+      frank.disconnect();
+      await heard;
+      await eventually(() => published("departure-heard").length === 1, 5000, "frank's departure published");
+      expect(published("departure-alone")).toEqual([]);
+    } finally {
+      watch.stop();
+    }
   });
 
   it("leave_session is announced at once on every instance", async () => {

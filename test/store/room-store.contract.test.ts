@@ -16,7 +16,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function confirmWithin(store: RoomStore, ms: number) {
   const deadline = Date.now() + ms;
   for (;;) {
-    const due = await store.confirmDue(100);
+    const due = await store.confirmDue(A, 100);
     if (due.length > 0 || Date.now() > deadline) return due;
     await sleep(20);
   }
@@ -101,7 +101,7 @@ describe.each(backends)("RoomStore contract (%s)", (name, { make, redis: client,
     expect(remaining).toBeLessThanOrEqual(GRACE);
     expect((await join("alice", 1, B)).kind).toBe("rejoin");
     await sleep(GRACE + 50);
-    expect(await store.confirmDue(10)).toEqual([]);
+    expect(await store.confirmDue(A, 10)).toEqual([]);
     expect((await store.roomUsers("r1"))[0]).toMatchObject({
       userId: "alice",
       isDisconnectConfirm: false,
@@ -113,12 +113,25 @@ describe.each(backends)("RoomStore contract (%s)", (name, { make, redis: client,
     await join("alice");
     await join("bob");
     await store.drop({ roomId: "r1", userId: "bob", instanceId: A, connections: 0, graceMs: GRACE });
-    expect(await store.confirmDue(10)).toEqual([]);
-    expect(await confirmWithin(store, GRACE * 5)).toEqual([{ roomId: "r1", userId: "bob", username: "BOB" }]);
-    expect(await store.confirmDue(10)).toEqual([]);
+    expect(await store.confirmDue(A, 10)).toEqual([]);
+    expect(await confirmWithin(store, GRACE * 5)).toMatchObject([{ roomId: "r1", userId: "bob", username: "BOB" }]);
+    expect(await store.confirmDue(A, 10)).toEqual([]);
     const users = await store.roomUsers("r1");
     expect(users.find((u) => u.userId === "bob")).toMatchObject({ isDisconnectConfirm: true });
     expect(await join("bob")).toMatchObject({ kind: "reconnect", users: [{ userId: "alice", username: "ALICE" }] });
+  });
+
+  it("says whether another instance holds a socket in the room of a confirmed departure", async () => {
+    await join("alice", 1, B);
+    await join("bob");
+    await join("carol", 1, A, "r2");
+    await store.drop({ roomId: "r1", userId: "bob", instanceId: A, connections: 0, graceMs: GRACE });
+    await store.drop({ roomId: "r2", userId: "carol", instanceId: A, connections: 0, graceMs: GRACE });
+    const confirmed = [...(await confirmWithin(store, GRACE * 5))];
+    if (confirmed.length < 2) confirmed.push(...(await confirmWithin(store, GRACE * 5)));
+    const elsewhere = Object.fromEntries(confirmed.map((d) => [d.roomId, d.hostedElsewhere]));
+    // The shared store knows (alice's instance B hosts r1; nobody is left in r2); memory does not.
+    expect(elsewhere).toEqual(name === "memory" ? { r1: undefined, r2: undefined } : { r1: true, r2: false });
   });
 
   it("confirms an intentional leave at once, unless another socket remains", async () => {
@@ -179,7 +192,7 @@ describe.each(backends)("RoomStore contract (%s)", (name, { make, redis: client,
     await join("alice", 1, A);
     await join("bob", 1, B);
     await store.deregister(A, GRACE);
-    expect(await confirmWithin(store, GRACE * 5)).toEqual([{ roomId: "r1", userId: "alice", username: "ALICE" }]);
+    expect(await confirmWithin(store, GRACE * 5)).toMatchObject([{ roomId: "r1", userId: "alice", username: "ALICE" }]);
   });
 
   if (name !== "memory") {
@@ -193,7 +206,9 @@ describe.each(backends)("RoomStore contract (%s)", (name, { make, redis: client,
       await sleep(150);
       expect(await store.reapDeadInstances(B, GRACE)).toEqual([A]);
       expect(await store.reapDeadInstances(B, GRACE)).toEqual([]);
-      expect(await confirmWithin(store, GRACE * 5)).toEqual([{ roomId: "r1", userId: "alice", username: "ALICE" }]);
+      expect(await confirmWithin(store, GRACE * 5)).toMatchObject([
+        { roomId: "r1", userId: "alice", username: "ALICE" },
+      ]);
       expect(await redis.exists(keys.instanceRooms(A))).toBe(0);
       expect(await store.heartbeat(A, 100)).toBe(true);
     });
