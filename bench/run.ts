@@ -12,7 +12,7 @@
  * with >= 99.9 % delivery and p99 < 50 ms), memory (KiB per idle joined connection),
  * joinstorm (p99 join -> existing_users), departures (the rate load while --leavers idle users
  * disconnect at once and are confirmed gone a grace period later), cross (each room split over two instances),
- * soak (--soak-seconds of rate, RSS and p99 per window). Targets: floor, service, and
+ * soak (--soak-seconds of rate; p99, RSS and Redis's used memory per window). Targets: floor, service, and
  * service-nohistory (HISTORY_LIMIT=0) with --targets; "@cluster" puts a service target on a
  * local three-master Redis Cluster (e.g. service@cluster); a service target may add
  * environment settings after "+", e.g. --targets floor,service,service+HISTORY_FLUSH_MS=20.
@@ -25,7 +25,7 @@ import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { collectGarbage } from "./gc.js";
 import { cpuSeconds, cpuTimes, rssKiB } from "./proc-stats.js";
 import { median } from "./stats.js";
-import { startFloor, startRedis, startRedisCluster, startService, type Running } from "./targets.js";
+import { redisUsedMiB, startFloor, startRedis, startRedisCluster, startService, type Running } from "./targets.js";
 import type { WorkerResult, WorkerRoom } from "./load-worker.js";
 
 const args = process.argv.slice(2);
@@ -44,7 +44,7 @@ const opts = {
   durationMs: Number(flag("duration", quick ? "3" : "10")) * 1000,
   workers: Number(flag("workers", "2")),
   stepMs: Number(flag("step", "5")) * 1000,
-  soakSeconds: Number(flag("soak-seconds", "300")),
+  soakSeconds: Number(flag("soak-seconds", "600")),
   storm: Number(flag("storm", quick ? "100" : "1000")),
   /** departures: idle users who disconnect at once. */
   leavers: Number(flag("leavers", quick ? "200" : "2000")),
@@ -175,13 +175,15 @@ interface Deployment {
   urls: string[];
   pids: number[];
   redisPids: number[];
+  /** The ports of its Redis nodes (none for the floor). */
+  redisPorts: number[];
   stop: () => Promise<void>;
 }
 
 async function deploy(target: string, instances = 1): Promise<Deployment> {
   if (target === "floor") {
     const f = await startFloor();
-    return { target, urls: [f.url], pids: [f.pid], redisPids: [], stop: f.stop };
+    return { target, urls: [f.url], pids: [f.pid], redisPids: [], redisPorts: [], stop: f.stop };
   }
   const [spec, ...settings] = target.split("+");
   // "<service>@cluster": on a three-master Redis Cluster rather than a single node.
@@ -200,6 +202,7 @@ async function deploy(target: string, instances = 1): Promise<Deployment> {
     urls: running.map((r) => r.url),
     pids: running.map((r) => r.pid),
     redisPids: redis.pids,
+    redisPorts: redis.ports,
     stop: async () => {
       await Promise.all(running.map((r) => r.stop()));
       await redis.stop();
@@ -471,6 +474,7 @@ async function scenarioSoak(target: string): Promise<Row[]> {
         p99ms: row.p99ms ?? NaN,
         deliveryPct: row.deliveryPct ?? NaN,
         rssMiB: row.rssMiB ?? NaN,
+        redisMiB: redisUsedMiB({ ports: d.redisPorts }),
       });
     }
     await load.close();
@@ -611,7 +615,7 @@ async function main() {
     table("joinstorm", ["joins", "p50ms", "p99ms", "maxms"]),
     table("departures", ["leavers", "deliveryPct", "p50ms", "p99ms", "maxms", "cpuPerMsgUs"]),
     table("cross", ["deliveryPct", "duplicates", "misrouted", "p50ms", "p99ms", "p99VsFloorSingle", "cpuPerMsgUs"]),
-    table("soak", ["atSeconds", "p99ms", "deliveryPct", "rssMiB"]),
+    table("soak", ["atSeconds", "p99ms", "deliveryPct", "rssMiB", "redisMiB"]),
   ]
     .filter(Boolean)
     .join("\n");

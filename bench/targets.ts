@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -52,6 +52,8 @@ const stopper = (child: ChildProcess) => () =>
 export interface RunningRedis {
   port: number;
   pids: number[];
+  /** Every node's port (the one node of a single Redis). */
+  ports: number[];
   stop: () => Promise<void>;
 }
 
@@ -79,7 +81,7 @@ export async function startRedis(): Promise<RunningRedis> {
     { stdio: "ignore" },
   );
   await listening(port, "redis-server");
-  return { port, pids: [child.pid!], stop: stopper(child) };
+  return { port, pids: [child.pid!], ports: [port], stop: stopper(child) };
 }
 
 /**
@@ -89,7 +91,22 @@ export async function startRedis(): Promise<RunningRedis> {
  */
 export async function startRedisCluster(masters = 3): Promise<RunningRedis> {
   const cluster = await RedisCluster.start(masters);
-  return { port: cluster.port, pids: cluster.nodes.map((n) => n.pid!), stop: () => cluster.stop() };
+  return {
+    port: cluster.port,
+    pids: cluster.nodes.map((n) => n.pid!),
+    ports: cluster.nodes.map((n) => n.port),
+    stop: () => cluster.stop(),
+  };
+}
+
+/** The memory Redis holds for its data (`used_memory`), summed over the nodes, in MiB. */
+export function redisUsedMiB(redis: Pick<RunningRedis, "ports">): number {
+  let bytes = 0;
+  for (const port of redis.ports) {
+    const info = execFileSync("redis-cli", ["-p", String(port), "info", "memory"], { encoding: "utf8" });
+    bytes += Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? NaN);
+  }
+  return bytes / 1024 / 1024;
 }
 
 /** BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", are passed to the servers. */
