@@ -103,6 +103,7 @@ class Load {
               }
               if (m.type !== type) return;
               w.off("message", onMessage);
+              w.off("error", reject); // a soak runs twenty windows on the same workers
               resolve((m.result ?? m.connections) as T);
             };
             w.on("message", onMessage);
