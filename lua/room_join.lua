@@ -22,21 +22,13 @@ set_connections(entry, instance_id, n)
 redis.call('HSET', KEYS[1], user_id, encode(entry))
 keep_history()
 
-local others, hosts, seen = {}, {}, {}
+local others = {}
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   local e = decode(all[i + 1])
-  if e then
-    if all[i] ~= user_id and not e.isDisconnectConfirm then
-      others[#others + 1] = all[i]
-      others[#others + 1] = e.username or ''
-    end
-    for id, c in pairs(e.instances) do
-      if id ~= instance_id and c > 0 and not seen[id] then
-        seen[id] = true
-        hosts[#hosts + 1] = id
-      end
-    end
+  if e and all[i] ~= user_id and not e.isDisconnectConfirm then
+    others[#others + 1] = all[i]
+    others[#others + 1] = e.username or ''
   end
 end
-return { kind, others, hosts }
+return { kind, others, other_hosts(instance_id) }
