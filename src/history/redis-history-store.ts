@@ -1,6 +1,7 @@
+import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import calculateSlot from "cluster-key-slot";
-import type { Cluster, Result } from "ioredis";
+import { Command, type Cluster, type Redis, type Result } from "ioredis";
 import type { RedisClient } from "../redis/connection.js";
 import type { RedisKeys } from "../redis/keys.js";
 import { readLuaScript } from "../redis/lua.js";
@@ -84,6 +85,8 @@ export class RedisHistoryStore implements HistoryStore {
   private lastFlush = 0;
   /** Settles once every batch sent so far has (on a cluster, batches to different nodes settle in any order). */
   private lastWrite: Promise<void> = Promise.resolve();
+  /** The append script's SHA1, for the cluster's per-node writes (see sendToNode). */
+  private readonly appendSha: string;
 
   /**
    * `redis` serves reads and dedupe claims; `writer`, a connection of its own, the appends
@@ -100,6 +103,7 @@ export class RedisHistoryStore implements HistoryStore {
     redis.defineCommand("historyReplace", { numberOfKeys: 2, lua: readLuaScript("history_replace.lua") });
     const lib = readLuaScript("history_lib.lua");
     const append = `${lib}\n${readLuaScript("history_append.lua")}`;
+    this.appendSha = createHash("sha1").update(append).digest("hex");
     writer.defineCommand("historyAppend", { lua: append });
     // The same script for one room, its keys declared, as a cluster client needs to route it.
     writer.defineCommand("historyAppendRoom", { numberOfKeys: 3, lua: append });
@@ -170,8 +174,8 @@ export class RedisHistoryStore implements HistoryStore {
    * that must reach Redis after them (a history read, a hosts `ack`, shutdown). On a single
    * node, one script call for the whole batch, whatever the number of rooms: per command, the
    * client's cost outweighs what Lua adds in Redis (bench/RESULTS.md, lever 12). On a
-   * cluster, where a script's keys must share a slot, one call per room, in one pipeline per
-   * node.
+   * cluster, where a script's keys must share a slot, one call per room, in one write per
+   * node (sendToNode).
    */
   flush(): Promise<void> {
     clearTimeout(this.timer);
@@ -181,23 +185,23 @@ export class RedisHistoryStore implements HistoryStore {
     this.pending = new Map();
     this.lastFlush = Date.now();
     const writes = this.keys.cluster
-      ? [...this.byNode(rooms)].map((group) => this.write(group, () => this.sendPipelined(group)))
+      ? [...this.byNode(rooms)].map(([node, group]) => this.write(group, () => this.sendToNode(node, group)))
       : [this.write(rooms, () => this.sendBatch(rooms))];
     this.lastWrite = Promise.all([this.lastWrite, ...writes]).then(() => {});
     return this.lastWrite;
   }
 
-  /** The rooms grouped as the cluster client's slot map routes their keys (by node). */
-  private byNode(rooms: PendingRoom[]): IterableIterator<PendingRoom[]> {
+  /** The rooms grouped as the cluster client's slot map routes their keys: by master, "host:port". */
+  private byNode(rooms: PendingRoom[]): Map<string, PendingRoom[]> {
     const slots = (this.writer as Cluster).slots;
     const groups = new Map<string, PendingRoom[]>();
     for (const room of rooms) {
-      const node = slots[calculateSlot(this.keys.history(room.roomId))]?.join(",") ?? "";
+      const node = slots[calculateSlot(this.keys.history(room.roomId))]?.[0] ?? "";
       const group = groups.get(node);
       if (group) group.push(room);
       else groups.set(node, [room]);
     }
-    return groups.values();
+    return groups;
   }
 
   /** A room's three keys, as the append script takes them. */
@@ -218,12 +222,16 @@ export class RedisHistoryStore implements HistoryStore {
   }
 
   /**
-   * One append call per room, all in one pipeline (the rooms of one node): cheaper on the
-   * client than as many auto-pipelined calls (bench/RESULTS.md, tenth session). A room whose
-   * call failed (its slot moved meanwhile, its node failed over) is sent again alone, which
-   * follows redirections; appending a member twice changes nothing.
+   * One append call per room (a script's keys must share a slot), for the rooms of one
+   * master: written on that master's own connection, as commands with callbacks, corked into
+   * one write. A pipeline of the cluster client costs the client about twice as much per
+   * command (a promise chain per command, the slot of every key checked again; bench/RESULTS.md,
+   * twelfth session). A room whose call failed (its slot moved meanwhile, its node failed over
+   * or does not have the script yet, the connection is not ready) is sent again alone
+   * through the cluster client, which follows redirections and loads the script; appending
+   * a member twice changes nothing.
    */
-  private async sendPipelined(rooms: PendingRoom[]): Promise<(Error | undefined)[]> {
+  private async sendToNode(nodeKey: string, rooms: PendingRoom[]): Promise<(Error | undefined)[]> {
     const bounds = this.boundsArgv();
     const calls = rooms.map(({ roomId, members }): [string, string, string, ...string[]] => [
       ...this.roomKeys(roomId),
@@ -231,13 +239,14 @@ export class RedisHistoryStore implements HistoryStore {
       String(members.length),
       ...members,
     ]);
-    const pipeline = this.writer.pipeline();
-    for (const call of calls) pipeline.historyAppendRoom(...call);
-    const replies = await pipeline.exec().catch(() => null);
+    const node = (this.writer as Cluster)
+      .nodes("master")
+      .find((n) => n.status === "ready" && `${n.options.host}:${n.options.port}` === nodeKey);
+    const replies = node ? await this.writeCorked(node, calls) : undefined;
     const errors = new Array<Error | undefined>(rooms.length);
     const retries: Promise<void>[] = [];
     calls.forEach((call, i) => {
-      const [err, failed] = replies?.[i] ?? [new Error("no reply")];
+      const [err, failed] = replies?.[i] ?? [new Error("no ready connection to the room's node")];
       if (!err) {
         errors[i] = roomError(failed);
         return;
@@ -252,6 +261,23 @@ export class RedisHistoryStore implements HistoryStore {
     });
     await Promise.all(retries);
     return errors;
+  }
+
+  /** Sends each call of the append script to `node` in one write; resolves with every reply. */
+  private writeCorked(node: Redis, calls: string[][]): Promise<[Error | null, unknown][]> {
+    return new Promise((resolve) => {
+      const replies = new Array<[Error | null, unknown]>(calls.length);
+      let waiting = calls.length;
+      node.stream.cork();
+      calls.forEach((call, i) => {
+        const reply = (err?: Error | null, result?: unknown) => {
+          replies[i] = [err ?? null, result];
+          if (--waiting === 0) resolve(replies);
+        };
+        void node.sendCommand(new Command("evalsha", [this.appendSha, 3, ...call], {}, reply));
+      });
+      node.stream.uncork();
+    });
   }
 
   /**
