@@ -2,6 +2,7 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis"
 import type { Config } from "../config/config.js";
 import type { Logger } from "../logger.js";
 import { onRedirected } from "./routing-race.js";
+import { followSlotMap } from "./slot-map-follower.js";
 
 /** A connection to a single Redis node or to a Redis Cluster: the service uses either alike. */
 export type RedisClient = Redis | Cluster;
@@ -92,6 +93,8 @@ interface Role {
   pipelining?: { ignored: string[] };
   /** Sharded pub/sub (SSUBSCRIBE), in cluster mode. */
   sharded?: boolean;
+  /** In cluster mode, how often the client reloads the slot map unasked (none: only on MOVED). */
+  slotsRefreshMs?: number;
 }
 
 /**
@@ -111,7 +114,7 @@ export class RedisConnection {
   readonly command: RedisClient;
   readonly subscriber: RedisClient;
   readonly historyWriter: RedisClient;
-  /** Unregisters the cluster clients' slot-map refreshes (see onRedirected). */
+  /** Unregisters the cluster clients' slot-map refreshes (see onRedirected, followSlotMap). */
   private readonly unregisterRefreshes: (() => void)[] = [];
   /** The last error of each connection that has not been ready since (for /ready). */
   private readonly lastErrors = new Map<string, string>();
@@ -136,11 +139,19 @@ export class RedisConnection {
       // waits for its publish. Written at once, the cross-instance p99 fell by a third for ~3 %
       // more CPU on that path (bench/RESULTS.md, lever 17). Publishes keep their order.
       pipelining: { ignored: ["publish", "spublish"] },
+      // The cluster's slot map is looked at every 2 s by this client, whose look is cheap; the
+      // subscriber follows its changes (and the history writer's, see followSlotMap), so a
+      // moved room's channel is listened to again soon. The subscriber's own look stalls the
+      // event loop for milliseconds: it looks every 30 s only, to restart failed subscribers.
+      slotsRefreshMs: 2000,
     });
-    this.subscriber = this.create({ name: "subscriber", offlineQueue: true, sharded: true });
+    this.subscriber = this.create({ name: "subscriber", offlineQueue: true, sharded: true, slotsRefreshMs: 30_000 });
     markSubscriptionsHandled(this.subscriber);
     this.historyWriter = this.create({ name: "history-writer", offlineQueue: false, pipelining: { ignored: [] } });
     if (cluster) {
+      this.unregisterRefreshes.push(
+        followSlotMap([this.command, this.historyWriter] as Cluster[], this.subscriber as Cluster),
+      );
       // An operation a node redirected is tried again with fresh slot maps (routing-race.ts).
       for (const client of [this.command, this.historyWriter] as Cluster[]) {
         this.unregisterRefreshes.push(
@@ -192,10 +203,7 @@ export class RedisConnection {
       clusterRetryStrategy: retryStrategy,
       slotsRefreshTimeout: this.cfg.connectTimeoutMs,
       shardedSubscribers: role.sharded === true,
-      // A subscription follows its slot only once the client's slot map does: the subscriber
-      // looks every 2 s (not 5), so a moved room's channel is listened to again soon. Not
-      // more often: each look compares all 16,384 slots (0.8 % of a core at 1 s).
-      ...(role.sharded ? { slotsRefreshInterval: 2000 } : {}),
+      ...(role.slotsRefreshMs ? { slotsRefreshInterval: role.slotsRefreshMs } : {}),
       // With TLS, connect to the names the cluster announces as IPs through the start-up
       // host, as AWS ElastiCache requires (its certificate names the configuration endpoint).
       ...(tls
