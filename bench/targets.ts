@@ -185,10 +185,11 @@ export async function startService(
         PATH: process.env.PATH ?? "",
         PORT: String(port),
         HOST: "127.0.0.1",
+        // As the Dockerfile runs it: production, and the default log level (info: a line per
+        // connection, join and disconnect, which joins and mass disconnects pay for).
         NODE_ENV: "production",
         REDIS_HOST: "127.0.0.1",
         REDIS_PORT: String(redisPort),
-        LOG_LEVEL: "warn",
         // The benchmark is one client address sending as fast as asked: limits raised so
         // that they are checked on every message, join and connection, and never refuse.
         RATE_MESSAGES_PER_SECOND: "100000",
