@@ -14,7 +14,8 @@
  * disconnect at once and are confirmed gone a grace period later), cross (each room split over two instances),
  * soak (--soak-seconds of rate; p99, RSS and Redis's used memory per window). Targets: floor, service and
  * service@cluster by default (rate also without history: service-nohistory, HISTORY_LIMIT=0, in
- * both modes), or those given with --targets; "@cluster" puts a service target on a
+ * both modes; rate and joinstorm also floor-protocol, the floor sending the protocol's payloads),
+ * or those given with --targets; "@cluster" puts a service target on a
  * local three-master Redis Cluster (e.g. service@cluster); a service target may add
  * environment settings after "+", e.g. --targets floor,service,service+HISTORY_FLUSH_MS=20.
  * Prints a progress line while it runs, then a Markdown table; writes bench/results/*.json.
@@ -67,8 +68,16 @@ const rateTargets =
     ? opts.targets
     : [
         ...opts.targets,
+        "floor-protocol",
         ...opts.targets.filter((t) => /^service(@|$)/.test(t)).map((t) => t.replace("service", "service-nohistory")),
       ];
+
+/**
+ * The targets of `joinstorm`: by default also floor-protocol, the bare floor sending what the
+ * protocol asks of a join (three frames where the floor sends one), so the report shows how
+ * much of the service's ratio is the protocol's frames and how much the service's own work.
+ */
+const joinStormTargets = quick || args.includes("--targets") ? opts.targets : [...opts.targets, "floor-protocol"];
 
 // --pin: the servers alone on CPU 0; this process, its load workers and Redis on the others.
 // Less noise in the servers' CPU per message, since they no longer share a core with the load.
@@ -195,8 +204,8 @@ interface Deployment {
 }
 
 async function deploy(target: string, instances = 1): Promise<Deployment> {
-  if (target === "floor") {
-    const f = await startFloor();
+  if (target === "floor" || target === "floor-protocol") {
+    const f = await startFloor(target === "floor-protocol");
     return { target, urls: [f.url], pids: [f.pid], redisPids: [], redisPorts: [], stop: f.stop };
   }
   const [spec, ...settings] = target.split("+");
@@ -561,10 +570,42 @@ function medianRatios(scenario: string, columns: string[]): string {
   return lines.join("\n");
 }
 
+/**
+ * The service targets against floor-protocol, the bare floor sending the protocol's payloads
+ * (median over rounds of the ratio to the same round's floor-protocol): what the service's own
+ * work costs, apart from the frames the protocol asks for.
+ */
+function againstProtocolFloor(): string {
+  const columns: Record<string, string[]> = { rate: ["cpuPerMsgUs", "p99ms"], joinstorm: ["p99ms"] };
+  const lines: string[] = [];
+  for (const [scenario, cols] of Object.entries(columns)) {
+    const inScenario = results.filter((r) => r.scenario === scenario);
+    const base = (round: number) => inScenario.find((r) => r.target === "floor-protocol" && r.round === round)?.row;
+    if (!inScenario.some((r) => r.target === "floor-protocol")) continue;
+    for (const target of new Set(inScenario.map((r) => r.target).filter((t) => !t.startsWith("floor")))) {
+      const rows = inScenario.filter((r) => r.target === target);
+      const cells = cols.map((c) => {
+        const m = median(rows.map((r) => ratio(r.row[c], base(r.round)?.[c])).filter((x) => x !== undefined));
+        return m === undefined ? "" : `${c} ${m.toFixed(2)}×`;
+      });
+      lines.push(`| ${scenario} | ${target} | ${cells.join(", ")} |`);
+    }
+  }
+  if (!lines.length) return "";
+  return [
+    "### against floor-protocol (the floor sending the protocol's payloads)",
+    "",
+    "| scenario | target | ratios to floor-protocol |",
+    "|---|---|---|",
+    ...lines,
+    "",
+  ].join("\n");
+}
+
 async function main() {
   const started = new Date();
   for (const scenario of opts.scenarios) {
-    const targets = scenario === "rate" ? rateTargets : opts.targets;
+    const targets = scenario === "rate" ? rateTargets : scenario === "joinstorm" ? joinStormTargets : opts.targets;
     if (scenario === "rate" && opts.interleave) {
       const rounds = await scenarioRateInterleaved(targets);
       rounds.forEach((rows, round) =>
@@ -580,7 +621,8 @@ async function main() {
       }
       for (const target of targets) {
         const add = (row: Row, name = target) => results.push({ scenario, target: name, row, round });
-        if (scenario === "cross" && target !== "floor") add(await scenarioRate(target, 2, "cross"), `${target} ×2`);
+        if (scenario === "cross" && !target.startsWith("floor"))
+          add(await scenarioRate(target, 2, "cross"), `${target} ×2`);
         else if (scenario === "cross") continue;
         else if (scenario === "rate") add(await scenarioRate(target));
         else if (scenario === "memory") add(await scenarioMemory(target));
@@ -631,6 +673,7 @@ async function main() {
     table("departures", ["leavers", "deliveryPct", "p50ms", "p99ms", "maxms", "cpuPerMsgUs"]),
     table("cross", ["deliveryPct", "duplicates", "misrouted", "p50ms", "p99ms", "p99VsFloorSingle", "cpuPerMsgUs"]),
     table("soak", ["atSeconds", "p99ms", "deliveryPct", "rssMiB", "redisMiB"]),
+    againstProtocolFloor(),
   ]
     .filter(Boolean)
     .join("\n");

@@ -154,17 +154,21 @@ function compiledFloor(): Promise<string> {
   return floorFile;
 }
 
-/** The bare Socket.IO floor server. */
-export async function startFloor(): Promise<Running> {
+/**
+ * The bare Socket.IO floor server; `protocol`: the same sending the protocol's payloads
+ * (bench/floor-server.ts, FLOOR_PAYLOAD).
+ */
+export async function startFloor(protocol = false): Promise<Running> {
   const port = await freePort();
-  const child = spawnServer("floor", [await compiledFloor()], {
+  const name = protocol ? "floor-protocol" : "floor";
+  const child = spawnServer(name, [await compiledFloor()], {
     cwd: root,
-    env: { ...process.env, PORT: String(port) },
+    env: { ...process.env, PORT: String(port), ...(protocol ? { FLOOR_PAYLOAD: "protocol" } : {}) },
     stdio: "ignore",
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/api/v1/chat-service/socket.io/?EIO=4&transport=polling`, child, "floor");
-  return { name: "floor", url, pid: child.pid!, stop: stopper(child) };
+  await waitForHttp(`${url}/api/v1/chat-service/socket.io/?EIO=4&transport=polling`, child, name);
+  return { name, url, pid: child.pid!, stop: stopper(child) };
 }
 
 /** The chat service (dist/main.js, built) with every feature on, against `redisPort`. */
