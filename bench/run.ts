@@ -1,7 +1,7 @@
 /**
  * The benchmark: the chat service against the bare Socket.IO floor, in one run, on loopback.
  *
- *   npm run bench                       # everything, default sizes, single node and cluster (~15 min)
+ *   npm run bench                       # everything, default sizes, single node and cluster (~18 min)
  *   npm run bench -- --quick            # a smoke run of a few seconds
  *   npm run bench -- --pin              # servers alone on CPU 0 (less noise on 2 cores)
  *   npm run bench -- --repeat 3         # 3 interleaved rounds, median ratios to each round's floor
