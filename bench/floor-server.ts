@@ -11,68 +11,65 @@
  * from what the service does to honour them.
  */
 import { createServer } from "node:http";
+import { pathToFileURL } from "node:url";
 import { Server } from "socket.io";
-
-interface User {
-  userId: string;
-  username: string;
-}
+import type { UserRef } from "../src/store/room-store.js";
 
 const protocol = process.env.FLOOR_PAYLOAD === "protocol";
+/**
+ * protocol: the service's own payload builders and message ids (dist, which `npm run bench`
+ * builds; this file runs from node_modules/.cache, so they are found from the working
+ * directory), so this floor sends what the service sends.
+ */
+const fromDist = async <T>(file: string): Promise<T> =>
+  (await import(pathToFileURL(`${process.cwd()}/dist/socket/${file}`).href)) as T;
+const payloads = protocol ? await fromDist<typeof import("../src/socket/payloads.js")>("payloads.js") : undefined;
+const nextMessageId = protocol
+  ? (await fromDist<typeof import("../src/socket/message-id.js")>("message-id.js")).createMessageIdGenerator("f100r0")
+  : undefined;
+
 const http = createServer();
 const io = new Server(http, { path: "/api/v1/chat-service/socket.io" });
 /** protocol: who is in each room, by socket id. */
-const members = new Map<string, Map<string, User>>();
-let seq = 0;
+const members = new Map<string, Map<string, UserRef>>();
 
 io.on("connection", (socket) => {
   let room: string | undefined;
+  /** protocol: this socket is no longer among its room's members. */
+  const leaveMembers = () => {
+    const inRoom = room === undefined ? undefined : members.get(room);
+    inRoom?.delete(socket.id);
+    if (inRoom?.size === 0) members.delete(room!);
+  };
   socket.on("join_room", (p: { userId: string; username: string; roomId: string }) => {
-    if (protocol && room !== undefined) members.get(room)?.delete(socket.id);
+    if (payloads) leaveMembers();
     room = p.roomId;
     void socket.join(room);
-    if (!protocol) {
+    if (!payloads) {
       socket.emit("system_message", { eventType: "existing_users", users: [] });
       return;
     }
     let inRoom = members.get(room);
     if (!inRoom) members.set(room, (inRoom = new Map()));
     const users = [...inRoom.values()];
-    inRoom.set(socket.id, { userId: p.userId, username: p.username });
-    const now = Date.now();
-    socket.emit("system_message", {
-      eventType: "existing_users",
-      event: "existing_users",
-      roomId: room,
-      userId: p.userId,
-      username: p.username,
-      users,
-      text: users.length ? `In the chat: ${users.map((u) => u.username).join(", ")}.` : "Nobody else is here yet.",
-      timestamp: now,
-    });
+    const user = { userId: p.userId, username: p.username };
+    inRoom.set(socket.id, user);
+    socket.emit("system_message", payloads.existingUsers(room, user, users));
     socket.emit("chat_history", { roomId: room, messages: [], complete: true });
-    socket.to(room).emit("system_message", {
-      eventType: "connect",
-      event: "connect",
-      roomId: room,
-      userId: p.userId,
-      username: p.username,
-      text: `${p.username} has entered the chat.`,
-      timestamp: now,
-    });
+    socket.to(room).emit("system_message", payloads.userNotice("connect", room, user));
   });
   socket.on(
     "send_message",
     (p: { message: { userId: string; username: string; content: string; timestamp: number } }) => {
       if (!room) return;
-      if (!protocol) {
+      if (!nextMessageId) {
         socket.to(room).emit("receive_message", p.message);
         return;
       }
       const m = p.message;
       const now = Date.now();
       socket.to(room).emit("receive_message", {
-        id: `${now.toString(36).padStart(9, "0")}-${(++seq % 36 ** 4).toString(36).padStart(4, "0")}-f100r0`,
+        id: nextMessageId(now),
         roomId: room,
         userId: m.userId,
         username: m.username,
@@ -84,13 +81,7 @@ io.on("connection", (socket) => {
       });
     },
   );
-  if (protocol) {
-    socket.on("disconnect", () => {
-      const inRoom = room === undefined ? undefined : members.get(room);
-      inRoom?.delete(socket.id);
-      if (inRoom?.size === 0) members.delete(room!);
-    });
-  }
+  if (protocol) socket.on("disconnect", leaveMembers);
 });
 http.listen(Number(process.env.PORT ?? 5300), "127.0.0.1", () => console.log("listening"));
 // Exit normally on SIGTERM, so --cpu-prof (BENCH_NODE_ARGS) writes its profile.

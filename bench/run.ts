@@ -59,25 +59,28 @@ const opts = {
   interleave: args.includes("--interleave"),
 };
 
+/** Whether the default targets are in use (no --quick, no --targets): then scenarios may add some. */
+const defaultTargets = !quick && !args.includes("--targets");
+
 /**
- * The targets of `rate`: by default also each Redis mode's service without history, whose
- * cost issue 15 bounds on its own (≤ 1.05× the floor); only rate, where that figure is read.
+ * The targets of `rate`: by default also floor-protocol (see joinStormTargets) and each Redis
+ * mode's service without history, whose cost issue 15 bounds on its own (≤ 1.05× the floor);
+ * only rate, where that figure is read.
  */
-const rateTargets =
-  quick || args.includes("--targets")
-    ? opts.targets
-    : [
-        ...opts.targets,
-        "floor-protocol",
-        ...opts.targets.filter((t) => /^service(@|$)/.test(t)).map((t) => t.replace("service", "service-nohistory")),
-      ];
+const rateTargets = defaultTargets
+  ? [
+      ...opts.targets,
+      "floor-protocol",
+      ...opts.targets.filter((t) => /^service(@|$)/.test(t)).map((t) => t.replace("service", "service-nohistory")),
+    ]
+  : opts.targets;
 
 /**
  * The targets of `joinstorm`: by default also floor-protocol, the bare floor sending what the
  * protocol asks of a join (three frames where the floor sends one), so the report shows how
  * much of the service's ratio is the protocol's frames and how much the service's own work.
  */
-const joinStormTargets = quick || args.includes("--targets") ? opts.targets : [...opts.targets, "floor-protocol"];
+const joinStormTargets = defaultTargets ? [...opts.targets, "floor-protocol"] : opts.targets;
 
 // --pin: the servers alone on CPU 0; this process, its load workers and Redis on the others.
 // Less noise in the servers' CPU per message, since they no longer share a core with the load.
