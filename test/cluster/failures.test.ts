@@ -162,6 +162,18 @@ describe("Redis failures", () => {
     const got = nextEvent(bob, "receive_message");
     alice.emit("send_message", { message: { userId: "alice", content: "during the outage" } });
     expect((await got).content).toBe("during the outage");
+    // The room is also on b, so each broadcast would be published: while Redis is away that
+    // is counted and told once for the outage, and delivery here does not wait for it.
+    for (const n of [1, 2, 3]) {
+      const next = nextEvent(bob, "receive_message");
+      alice.emit("send_message", { message: { userId: "alice", content: `outage ${n}` } });
+      expect((await next).content).toBe(`outage ${n}`);
+    }
+    const publishFailed = (l: Record<string, unknown>) => String(l.msg).startsWith("redis publish failed");
+    await a.waitForLog(publishFailed);
+    expect(a.logs.filter(publishFailed)).toHaveLength(1);
+    const scrape = await (await fetch(`${a.url}/metrics`)).text();
+    expect(Number(/^chat_redis_errors_total\{kind="publish"\} (\d+)$/m.exec(scrape)?.[1])).toBeGreaterThanOrEqual(4);
     const dave = await on(a.url, "dave", "outage-1");
     const existing = await join(dave, "dave", "outage-1");
     expect(existing.users.map((u: { userId: string }) => u.userId)).toEqual(expect.arrayContaining(["alice", "bob"]));
