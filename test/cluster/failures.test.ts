@@ -163,7 +163,7 @@ describe("Redis failures", () => {
     alice.emit("send_message", { message: { userId: "alice", content: "during the outage" } });
     expect((await got).content).toBe("during the outage");
     // The room is also on b, so each broadcast would be published: while Redis is away that
-    // is counted and told once for the outage, and delivery here does not wait for it.
+    // is counted, and told once for the outage; delivery here does not wait for it.
     for (const n of [1, 2, 3]) {
       const next = nextEvent(bob, "receive_message");
       alice.emit("send_message", { message: { userId: "alice", content: `outage ${n}` } });
@@ -172,6 +172,8 @@ describe("Redis failures", () => {
     const publishFailed = (l: Record<string, unknown>) => String(l.msg).startsWith("redis publish failed");
     await a.waitForLog(publishFailed);
     expect(a.logs.filter(publishFailed)).toHaveLength(1);
+    // Not even tried while the client is between connections (a refused command costs more).
+    expect(a.logs.find(publishFailed)?.err).toMatch(/^redis connection is (connecting|reconnecting|close)$/);
     const scrape = await (await fetch(`${a.url}/metrics`)).text();
     expect(Number(/^chat_redis_errors_total\{kind="publish"\} (\d+)$/m.exec(scrape)?.[1])).toBeGreaterThanOrEqual(4);
     const dave = await on(a.url, "dave", "outage-1");
