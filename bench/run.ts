@@ -514,11 +514,16 @@ const fmt = (v: number | string | undefined) =>
   typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1)) : (v ?? "");
 
 /** The row of the floor in the same scenario and round, which `row`'s ratios are taken to. */
-const floorOf = (scenario: string, round: number) =>
-  results.find((r) => r.scenario === scenario && r.target === "floor" && r.round === round)?.row;
+/** The row of a round's floor (or of `floor`, e.g. floor-protocol) in a scenario. */
+const floorOf = (scenario: string, round: number, floor = "floor") =>
+  results.find((r) => r.scenario === scenario && r.target === floor && r.round === round)?.row;
 
 const ratio = (v: unknown, base: unknown) =>
   typeof v === "number" && typeof base === "number" && base !== 0 ? v / base : undefined;
+
+/** The median over `rows` (one target's rounds) of column `c`'s ratio to the same round's `floor`. */
+const medianRatioToFloor = (rows: typeof results, c: string, floor = "floor") =>
+  median(rows.map((r) => ratio(r.row[c], floorOf(r.scenario, r.round, floor)?.[c])).filter((x) => x !== undefined));
 
 function table(scenario: string, columns: string[]): string {
   const rows = results.filter((r) => r.scenario === scenario);
@@ -561,9 +566,7 @@ function medianRatios(scenario: string, columns: string[]): string {
     const rows = inScenario.filter((r) => r.target === target);
     const cells = columns.map((c) => {
       if (!floors.length) return fmt(median(rows.map((r) => r.row[c]).filter((v) => typeof v === "number")));
-      const perRound = median(
-        rows.map((r) => ratio(r.row[c], floorOf(scenario, r.round)?.[c])).filter((x) => x !== undefined),
-      );
+      const perRound = medianRatioToFloor(rows, c);
       const values = (list: typeof rows) => list.map((r) => r.row[c]).filter((v) => typeof v === "number");
       const ofMedians = ratio(median(values(rows)), median(values(floors)));
       return perRound === undefined ? "" : `${perRound.toFixed(2)}× / ${ofMedians?.toFixed(2) ?? "–"}×`;
@@ -583,12 +586,11 @@ function againstProtocolFloor(): string {
   const lines: string[] = [];
   for (const [scenario, cols] of Object.entries(columns)) {
     const inScenario = results.filter((r) => r.scenario === scenario);
-    const base = (round: number) => inScenario.find((r) => r.target === "floor-protocol" && r.round === round)?.row;
     if (!inScenario.some((r) => r.target === "floor-protocol")) continue;
     for (const target of new Set(inScenario.map((r) => r.target).filter((t) => !t.startsWith("floor")))) {
       const rows = inScenario.filter((r) => r.target === target);
       const cells = cols.map((c) => {
-        const m = median(rows.map((r) => ratio(r.row[c], base(r.round)?.[c])).filter((x) => x !== undefined));
+        const m = medianRatioToFloor(rows, c, "floor-protocol");
         return m === undefined ? "" : `${c} ${m.toFixed(2)}×`;
       });
       lines.push(`| ${scenario} | ${target} | ${cells.join(", ")} |`);
