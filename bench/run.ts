@@ -17,7 +17,8 @@
  * both modes; rate and joinstorm also floor-protocol, the floor sending the protocol's payloads),
  * or those given with --targets; "@cluster" puts a service target on a
  * local three-master Redis Cluster (e.g. service@cluster); a service target may add
- * environment settings after "+", e.g. --targets floor,service,service+HISTORY_FLUSH_MS=20.
+ * environment settings after "+", e.g. --targets floor,service,service+HISTORY_FLUSH_MS=20
+ * (DIST=<dir> runs another build, e.g. service+DIST=/tmp/old/dist beside service).
  * Prints a progress line while it runs, then a Markdown table; writes bench/results/*.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";

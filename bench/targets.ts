@@ -171,18 +171,22 @@ export async function startFloor(protocol = false): Promise<Running> {
   return { name, url, pid: child.pid!, stop: stopper(child) };
 }
 
-/** The chat service (dist/main.js, built) with every feature on, against `redisPort`. */
+/**
+ * The chat service (dist/main.js, built) with every feature on, against `redisPort`. `DIST`
+ * in `env` runs another build's main.js from that directory instead (e.g. a worktree of an
+ * earlier commit, for an A/B of two builds in one interleaved run).
+ */
 export async function startService(
   name: string,
   redisPort: number,
-  env: Record<string, string> = {},
+  { DIST: dist = "dist", ...env }: Record<string, string> = {},
   /** false for a deployment of several instances: they would share the one pinned core. */
   pin = true,
 ): Promise<Running> {
   const port = await freePort();
   const child = spawnServer(
     name,
-    ["dist/main.js"],
+    [`${dist}/main.js`],
     {
       cwd: root,
       env: {

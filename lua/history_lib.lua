@@ -40,11 +40,15 @@ end
 
 -- Adds members to a room's history within its bounds. A room nobody is in (everybody left
 -- before this write arrived) gets its expiry here: the departure's expiry found no history
--- key to set it on.
+-- key to set it on. Every key is read before any is written: a key this node does not serve
+-- (a script reaching keys of several slots on a cluster, one of them migrating) fails the
+-- room here, before it is half written.
 local function add_to_history(key, bytes_key, users_key, members, first, last, bounds)
   local card = redis.call('ZCARD', key)
+  local stored_bytes = redis.call('GET', bytes_key)
+  local occupied = redis.call('EXISTS', users_key) == 1
   local bytes = 0
-  if card > 0 then bytes = tonumber(redis.call('GET', bytes_key) or '0') or 0 end
+  if card > 0 then bytes = tonumber(stored_bytes or '0') or 0 end
   for j = first, last do
     if redis.call('ZADD', key, 0, members[j]) == 1 then
       card = card + 1
@@ -53,7 +57,7 @@ local function add_to_history(key, bytes_key, users_key, members, first, last, b
   end
   bytes = trim_history(key, card, bytes, bounds.threshold, bounds.limit, bounds.max_bytes)
   redis.call('SET', bytes_key, bytes)
-  if redis.call('EXISTS', users_key) == 0 then
+  if not occupied then
     redis.call('PEXPIRE', key, bounds.retention_ms)
     redis.call('PEXPIRE', bytes_key, bounds.retention_ms)
   end

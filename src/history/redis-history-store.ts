@@ -85,8 +85,8 @@ export class RedisHistoryStore implements HistoryStore {
   private lastFlush = 0;
   /** Settles once every batch sent so far has (on a cluster, batches to different nodes settle in any order). */
   private lastWrite: Promise<void> = Promise.resolve();
-  /** The append script's SHA1, for the cluster's per-node writes (see sendToNode). */
-  private readonly appendSha: string;
+  /** The cluster's per-node append (see sendToNode): the script, and its SHA1. */
+  private readonly nodeAppend: { lua: string; sha: string };
 
   /**
    * `redis` serves reads and dedupe claims; `writer`, a connection of its own, the appends
@@ -103,7 +103,10 @@ export class RedisHistoryStore implements HistoryStore {
     redis.defineCommand("historyReplace", { numberOfKeys: 2, lua: readLuaScript("history_replace.lua") });
     const lib = readLuaScript("history_lib.lua");
     const append = `${lib}\n${readLuaScript("history_append.lua")}`;
-    this.appendSha = createHash("sha1").update(append).digest("hex");
+    // The same script, allowed to reach undeclared keys of other slots of its node (Redis 7):
+    // only for sendToNode, so a server that refuses the flag still takes every other call.
+    const lua = `#!lua flags=allow-cross-slot-keys\n${append}`;
+    this.nodeAppend = { lua, sha: createHash("sha1").update(lua).digest("hex") };
     writer.defineCommand("historyAppend", { lua: append });
     // The same script for one room, its keys declared, as a cluster client needs to route it.
     writer.defineCommand("historyAppendRoom", { numberOfKeys: 3, lua: append });
@@ -222,61 +225,58 @@ export class RedisHistoryStore implements HistoryStore {
   }
 
   /**
-   * One append call per room (a script's keys must share a slot), for the rooms of one
-   * master: written on that master's own connection, as commands with callbacks, corked into
-   * one write. A pipeline of the cluster client costs the client about twice as much per
-   * command (a promise chain per command, the slot of every key checked again; bench/RESULTS.md,
-   * twelfth session). A room whose call failed (its slot moved meanwhile, its node failed over
-   * or does not have the script yet, the connection is not ready) is sent again alone
-   * through the cluster client, which follows redirections and loads the script; appending
-   * a member twice changes nothing.
+   * One append call for every room of one master, written on that master's own connection.
+   * A script's declared keys must share a slot, so the rooms' keys go in its arguments, and
+   * the script, flagged allow-cross-slot-keys, reaches them there: keys of several slots, all
+   * served by the node it runs on. One call per room instead cost the client a command and
+   * Redis a script run per room, about one per message at 2,000/s over 500 rooms
+   * (bench/RESULTS.md, sixteenth session). A room that failed (its slot moved or is
+   * migrating, its node failed over or is not connected yet, the call was refused or not
+   * answered) is sent again alone, its keys declared, through the cluster client, which
+   * follows redirections, connects to nodes and loads the script. Appending a member twice
+   * changes nothing, and the script writes a room only once it has read all its keys, so a
+   * room that failed was left untouched.
    */
   private async sendToNode(nodeKey: string, rooms: PendingRoom[]): Promise<(Error | undefined)[]> {
-    const bounds = this.boundsArgv();
-    const calls = rooms.map(({ roomId, members }): [string, string, string, ...string[]] => [
-      ...this.roomKeys(roomId),
-      ...bounds,
-      String(members.length),
-      ...members,
-    ]);
+    const argv = this.boundsArgv();
+    for (const { roomId, members } of rooms) argv.push(...this.roomKeys(roomId), String(members.length), ...members);
     const node = (this.writer as Cluster)
       .nodes("master")
       .find((n) => n.status === "ready" && `${n.options.host}:${n.options.port}` === nodeKey);
-    const replies = node ? await this.writeCorked(node, calls) : undefined;
-    const errors = new Array<Error | undefined>(rooms.length);
-    const retries: Promise<void>[] = [];
-    calls.forEach((call, i) => {
-      const [err, failed] = replies?.[i] ?? [new Error("no ready connection to the room's node")];
-      if (!err) {
-        errors[i] = roomError(failed);
-        return;
-      }
-      const alone = () => this.writer.historyAppendRoom(...call);
-      retries.push(
-        retryingRoutingRace(alone).then(
-          (failedAlone) => void (errors[i] = roomError(failedAlone)),
-          (retryErr: Error) => void (errors[i] = retryErr),
-        ),
-      );
-    });
-    await Promise.all(retries);
+    const errors = node
+      ? await this.evalOnNode(node, argv).then(
+          (failed) => roomErrors(rooms.length, failed),
+          (err: Error) => rooms.map(() => err),
+        )
+      : rooms.map(() => new Error("no ready connection to the room's node"));
+    await Promise.all(
+      rooms.map(async ({ roomId, members }, i) => {
+        if (!errors[i]) return;
+        const alone = () =>
+          this.writer.historyAppendRoom(
+            ...this.roomKeys(roomId),
+            ...this.boundsArgv(),
+            String(members.length),
+            ...members,
+          );
+        errors[i] = await retryingRoutingRace(alone).then(roomError, (err: Error) => err);
+      }),
+    );
     return errors;
   }
 
-  /** Sends each call of the append script to `node` in one write; resolves with every reply. */
-  private writeCorked(node: Redis, calls: string[][]): Promise<[Error | null, unknown][]> {
-    return new Promise((resolve) => {
-      const replies = new Array<[Error | null, unknown]>(calls.length);
-      let waiting = calls.length;
-      node.stream.cork();
-      calls.forEach((call, i) => {
-        const reply = (err?: Error | null, result?: unknown) => {
-          replies[i] = [err ?? null, result];
-          if (--waiting === 0) resolve(replies);
-        };
-        void node.sendCommand(new Command("evalsha", [this.appendSha, 3, ...call], {}, reply));
+  /** Runs the per-node append on `node`, loading it there first if the node does not have it. */
+  private evalOnNode(node: Redis, argv: string[]): Promise<unknown> {
+    const { lua, sha } = this.nodeAppend;
+    const send = (command: string, script: string) =>
+      new Promise<unknown>((resolve, reject) => {
+        void node.sendCommand(
+          new Command(command, [script, 0, ...argv], {}, (err, result) => (err ? reject(err) : resolve(result))),
+        );
       });
-      node.stream.uncork();
+    return send("evalsha", sha).catch((err: Error) => {
+      if (!err.message.startsWith("NOSCRIPT")) throw err;
+      return send("eval", lua);
     });
   }
 

@@ -192,5 +192,17 @@ describe("Redis Cluster events", () => {
       expect(acked[i]!.every((a) => a.ack.ok && a.ack.stored !== false)).toBe(true);
       expect(await historyOf(room)).toEqual(acked[i]!.map((a) => a.content));
     }
+    // Each room's byte count is its members': no write left a room half written when it met
+    // the room's keys split between two nodes.
+    const redis = redisCluster.client();
+    try {
+      for (const room of rooms) {
+        const members = await redis.zrange(redisCluster.keys.history(room), 0, -1);
+        const bytes = members.reduce((sum, m) => sum + Buffer.byteLength(m), 0);
+        expect(Number(await redis.get(redisCluster.keys.historyBytes(room)))).toBe(bytes);
+      }
+    } finally {
+      redis.disconnect();
+    }
   }, 90_000);
 });
