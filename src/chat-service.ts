@@ -97,6 +97,7 @@ export class ChatService {
       new RedisHistoryStore(redis.command, redis.historyWriter, keys, {
         ...config.history,
         timeoutMs: config.redis.commandTimeoutMs,
+        logger,
       }),
       new MemoryHistoryStore({ ...config.history, isActive: (roomId) => registry.hasRoom(roomId) }),
       () => this.store.mode,

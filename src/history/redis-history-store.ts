@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import calculateSlot from "cluster-key-slot";
 import { Command, type Cluster, type Redis, type Result } from "ioredis";
+import type { Logger } from "../logger.js";
 import type { RedisClient } from "../redis/connection.js";
 import type { RedisKeys } from "../redis/keys.js";
 import { readLuaScript } from "../redis/lua.js";
@@ -64,6 +65,12 @@ const roomError = (failed: unknown): Error | undefined =>
 
 const failure = (reason: unknown) => new Error(`history write failed: ${String(reason)}`);
 
+/**
+ * Replies of a node whose role or slots are changing (a failover, a migration, a restart):
+ * a per-node append refused for one of them is a moment's, not a refusal worth logging.
+ */
+const NODE_IN_TRANSITION = /^(READONLY|MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING|MASTERDOWN|BUSY)\b/;
+
 /** Marks a member that was edited or deleted (its JSON holds a revision). */
 const REVISED = '"revision":"';
 
@@ -87,6 +94,8 @@ export class RedisHistoryStore implements HistoryStore {
   private lastWrite: Promise<void> = Promise.resolve();
   /** The cluster's per-node append (see sendToNode): the script, and its SHA1. */
   private readonly nodeAppend: { lua: string; sha: string };
+  /** Whether a per-node append refused by Redis has been logged (once per process). */
+  private perNodeRefusalLogged = false;
 
   /**
    * `redis` serves reads and dedupe claims; `writer`, a connection of its own, the appends
@@ -96,7 +105,7 @@ export class RedisHistoryStore implements HistoryStore {
     private readonly redis: RedisClient,
     private readonly writer: RedisClient,
     private readonly keys: RedisKeys,
-    private readonly options: HistoryBounds & { flushMs: number; timeoutMs: number },
+    private readonly options: HistoryBounds & { flushMs: number; timeoutMs: number; logger?: Logger },
   ) {
     redis.defineCommand("historyClaim", { numberOfKeys: 2, lua: readLuaScript("claim.lua") });
     redis.defineCommand("historyClaimStored", { numberOfKeys: 1, lua: readLuaScript("claim_stored.lua") });
@@ -246,7 +255,10 @@ export class RedisHistoryStore implements HistoryStore {
     const errors = node
       ? await this.evalOnNode(node, argv).then(
           (failed) => roomErrors(rooms.length, failed),
-          (err: Error) => rooms.map(() => err),
+          (err: Error) => {
+            this.logPerNodeRefusal(err);
+            return rooms.map(() => err);
+          },
         )
       : rooms.map(() => new Error("no ready connection to the room's node"));
     await Promise.all(
@@ -263,6 +275,19 @@ export class RedisHistoryStore implements HistoryStore {
       }),
     );
     return errors;
+  }
+
+  /**
+   * Logs, once, a per-node append Redis answered with an error: a server that refuses the
+   * script's flag, say, where every flush goes room by room (correct, and slower).
+   */
+  private logPerNodeRefusal(err: Error): void {
+    if (this.perNodeRefusalLogged || err.name !== "ReplyError" || NODE_IN_TRANSITION.test(err.message)) return;
+    this.perNodeRefusalLogged = true;
+    this.options.logger?.warn(
+      { err: err.message },
+      "a per-node history write was refused; its rooms were written one by one (further refusals are not logged)",
+    );
   }
 
   /** Runs the per-node append on `node`, loading it there first if the node does not have it. */
