@@ -514,7 +514,6 @@ async function scenarioSoak(target: string): Promise<Row[]> {
 const fmt = (v: number | string | undefined) =>
   typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1)) : (v ?? "");
 
-/** The row of the floor in the same scenario and round, which `row`'s ratios are taken to. */
 /** The row of a round's floor (or of `floor`, e.g. floor-protocol) in a scenario. */
 const floorOf = (scenario: string, round: number, floor = "floor") =>
   results.find((r) => r.scenario === scenario && r.target === floor && r.round === round)?.row;

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import calculateSlot from "cluster-key-slot";
-import { Command, type Cluster, type Redis, type Result } from "ioredis";
+import type { Cluster, Redis, Result } from "ioredis";
 import type { Logger } from "../logger.js";
 import type { RedisClient } from "../redis/connection.js";
 import type { RedisKeys } from "../redis/keys.js";
@@ -247,7 +247,8 @@ export class RedisHistoryStore implements HistoryStore {
    * room that failed was left untouched.
    */
   private async sendToNode(nodeKey: string, rooms: PendingRoom[]): Promise<(Error | undefined)[]> {
-    const argv = this.boundsArgv();
+    const bounds = this.boundsArgv();
+    const argv = [...bounds];
     for (const { roomId, members } of rooms) argv.push(...this.roomKeys(roomId), String(members.length), ...members);
     const node = (this.writer as Cluster)
       .nodes("master")
@@ -265,12 +266,7 @@ export class RedisHistoryStore implements HistoryStore {
       rooms.map(async ({ roomId, members }, i) => {
         if (!errors[i]) return;
         const alone = () =>
-          this.writer.historyAppendRoom(
-            ...this.roomKeys(roomId),
-            ...this.boundsArgv(),
-            String(members.length),
-            ...members,
-          );
+          this.writer.historyAppendRoom(...this.roomKeys(roomId), ...bounds, String(members.length), ...members);
         errors[i] = await retryingRoutingRace(alone).then(roomError, (err: Error) => err);
       }),
     );
@@ -293,15 +289,9 @@ export class RedisHistoryStore implements HistoryStore {
   /** Runs the per-node append on `node`, loading it there first if the node does not have it. */
   private evalOnNode(node: Redis, argv: string[]): Promise<unknown> {
     const { lua, sha } = this.nodeAppend;
-    const send = (command: string, script: string) =>
-      new Promise<unknown>((resolve, reject) => {
-        void node.sendCommand(
-          new Command(command, [script, 0, ...argv], {}, (err, result) => (err ? reject(err) : resolve(result))),
-        );
-      });
-    return send("evalsha", sha).catch((err: Error) => {
+    return node.evalsha(sha, 0, ...argv).catch((err: Error) => {
       if (!err.message.startsWith("NOSCRIPT")) throw err;
-      return send("eval", lua);
+      return node.eval(lua, 0, ...argv);
     });
   }
 
