@@ -68,6 +68,12 @@ async function child(dist: string, port: number, historyLimit: string): Promise<
     ...config.history,
     timeoutMs: config.redis.commandTimeoutMs,
   });
+  // Somebody is in every room, as while people chat there: the room's users hash exists.
+  await Promise.all(
+    Array.from({ length: opts.rooms }, (_, room) =>
+      redis.command.hset(keys.room(`room-${room}`), `user-${room}`, JSON.stringify({ username: `user-${room}` })),
+    ),
+  );
   let seq = 0;
   const run = async (ms: number): Promise<{ sent: number; failed: number }> => {
     let sent = 0;

@@ -38,15 +38,17 @@ local function trim_history(key, card, bytes, threshold, limit, max_bytes)
   return bytes
 end
 
--- Adds members to a room's history within its bounds. A room nobody is in (everybody left
--- before this write arrived) gets its expiry here: the departure's expiry found no history
--- key to set it on. Every key is read before any is written: a key this node does not serve
--- (a script reaching keys of several slots on a cluster, one of them migrating) fails the
--- room here, before it is half written.
+-- Adds members to a room's history within its bounds. Every key is read before any is
+-- written: a key this node does not serve (a script reaching keys of several slots on a
+-- cluster, one of them migrating) fails the room here, before it is half written.
+-- Expiry: a history that exists already carries what its room gave it (none while somebody
+-- is present, the retention from when the last one went), and ZADD and SET KEEPTTL keep it;
+-- so only a new history asks whether anybody is in the room. Nobody (everybody left before
+-- this write arrived, when there was no history key to set an expiry on): it expires here.
 local function add_to_history(key, bytes_key, users_key, members, first, last, bounds)
   local card = redis.call('ZCARD', key)
   local stored_bytes = redis.call('GET', bytes_key)
-  local occupied = redis.call('EXISTS', users_key) == 1
+  local unoccupied = card == 0 and redis.call('EXISTS', users_key) == 0
   local bytes = 0
   if card > 0 then bytes = tonumber(stored_bytes or '0') or 0 end
   for j = first, last do
@@ -56,8 +58,8 @@ local function add_to_history(key, bytes_key, users_key, members, first, last, b
     end
   end
   bytes = trim_history(key, card, bytes, bounds.threshold, bounds.limit, bounds.max_bytes)
-  redis.call('SET', bytes_key, bytes)
-  if not occupied then
+  redis.call('SET', bytes_key, bytes, 'KEEPTTL')
+  if unoccupied then
     redis.call('PEXPIRE', key, bounds.retention_ms)
     redis.call('PEXPIRE', bytes_key, bounds.retention_ms)
   end
