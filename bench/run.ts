@@ -442,9 +442,20 @@ async function scenarioJoinStorm(target: string): Promise<Row> {
       },
     );
     await load.setUp();
+    const cpu0 = cpuOf(d);
     const r = await load.run(`joinstorm ${target}`);
+    const cpu1 = cpuOf(d);
     await load.close();
-    return { joins: r.delivered, p50ms: r.p50, p99ms: r.p99, maxms: r.max };
+    // CPU per join: steadier than the p99 for comparing builds, which queueing on two cores shakes.
+    const perJoin = (seconds: number) => (r.delivered ? (seconds * 1e6) / r.delivered : NaN);
+    return {
+      joins: r.delivered,
+      p50ms: r.p50,
+      p99ms: r.p99,
+      maxms: r.max,
+      serverUsPerJoin: perJoin(cpu1.server - cpu0.server),
+      redisUsPerJoin: perJoin(cpu1.redis - cpu0.redis),
+    };
   } finally {
     await d.stop();
   }
@@ -674,7 +685,7 @@ async function main() {
       "perCoreAtCommon",
     ]),
     table("memory", ["connections", "rssBeforeMiB", "rssAfterMiB", "kibPerConnection", "kibFirstHalf"]),
-    table("joinstorm", ["joins", "p50ms", "p99ms", "maxms"]),
+    table("joinstorm", ["joins", "p50ms", "p99ms", "maxms", "serverUsPerJoin", "redisUsPerJoin"]),
     table("departures", ["leavers", "deliveryPct", "p50ms", "p99ms", "maxms", "cpuPerMsgUs"]),
     table("cross", ["deliveryPct", "duplicates", "misrouted", "p50ms", "p99ms", "p99VsFloorSingle", "cpuPerMsgUs"]),
     table("soak", ["atSeconds", "p99ms", "deliveryPct", "rssMiB", "redisMiB"]),
