@@ -124,7 +124,8 @@ async function child(dist: string, port: number, historyLimit: string): Promise<
 /** Runs one child and reads Redis's CPU over its measured window. */
 async function measure(redis: RunningRedis, dist: string, historyLimit: string) {
   const proc = fork(fileURLToPath(import.meta.url), ["--child", dist, String(redis.port), historyLimit, ...args], {
-    execArgv: ["--import", "tsx"],
+    // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to the child, as in bench/run.ts.
+    execArgv: ["--import", "tsx", ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)],
   });
   const redisCpu = () => redis.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   let redis0 = 0;
