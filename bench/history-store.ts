@@ -17,15 +17,11 @@
 import { fork } from "node:child_process";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { args, flag } from "./args.js";
 import { cpuSeconds } from "./proc-stats.js";
 import { median } from "./stats.js";
-import { startRedis, startRedisCluster, type RunningRedis } from "./targets.js";
+import { benchNodeArgs, startRedis, startRedisCluster, type RunningRedis } from "./targets.js";
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-};
 const opts = {
   dists: flag("dist", "dist").split(","),
   modes: flag("modes", "single,cluster").split(","),
@@ -124,8 +120,7 @@ async function child(dist: string, port: number, historyLimit: string): Promise<
 /** Runs one child and reads Redis's CPU over its measured window. */
 async function measure(redis: RunningRedis, dist: string, historyLimit: string) {
   const proc = fork(fileURLToPath(import.meta.url), ["--child", dist, String(redis.port), historyLimit, ...args], {
-    // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to the child, as in bench/run.ts.
-    execArgv: ["--import", "tsx", ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)],
+    execArgv: ["--import", "tsx", ...benchNodeArgs()],
   });
   const redisCpu = () => redis.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   let redis0 = 0;

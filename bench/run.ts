@@ -27,15 +27,11 @@ import { fileURLToPath } from "node:url";
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { collectGarbage } from "./gc.js";
 import { cpuSeconds, cpuTimes, rssKiB } from "./proc-stats.js";
+import { args, flag } from "./args.js";
 import { median } from "./stats.js";
 import { redisUsedMiB, startFloor, startRedis, startRedisCluster, startService, type Running } from "./targets.js";
 import type { WorkerResult, WorkerRoom } from "./load-worker.js";
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-};
 const quick = args.includes("--quick");
 const opts = {
   scenarios: flag("scenarios", quick ? "rate" : "rate,memory,joinstorm,departures,cross,saturate").split(","),

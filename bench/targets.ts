@@ -109,8 +109,8 @@ export function redisUsedMiB(redis: Pick<RunningRedis, "ports">): number {
   return bytes / 1024 / 1024;
 }
 
-/** BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", are passed to the servers. */
-const benchNodeArgs = () => (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+/** BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", are passed to the servers (and to bench:history's runs). */
+export const benchNodeArgs = () => (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
 
 /**
  * A server process: node with BENCH_NODE_ARGS, on the CPUs in BENCH_SERVER_CPUS when set
