@@ -38,27 +38,54 @@ local function trim_history(key, card, bytes, threshold, limit, max_bytes)
   return bytes
 end
 
--- Adds members to a room's history within its bounds. Every key is read before any is
--- written: a key this node does not serve (a script reaching keys of several slots on a
--- cluster, one of them migrating) fails the room here, before it is half written.
+-- A room's byte count with `added` bytes more, before its members are added. `card` is the
+-- history's size: a new history (0) gets a count of its own, dropping whatever an earlier one
+-- left; an existing one's is raised by INCRBY, which keeps the key's expiry and creates it if
+-- it had gone. A count that is not a number (written by hand, say) is counted again.
+local function raise_byte_count(key, bytes_key, card, added)
+  if card == 0 then
+    redis.call('SET', bytes_key, added)
+    return added
+  end
+  local bytes = redis.pcall('INCRBY', bytes_key, added)
+  if type(bytes) == 'number' then return bytes end
+  if not string.find(bytes.err, 'not an integer', 1, true) then error(bytes) end
+  bytes = added
+  for _, m in ipairs(redis.call('ZRANGE', key, 0, -1)) do bytes = bytes + #m end
+  redis.call('SET', bytes_key, bytes, 'KEEPTTL')
+  return bytes
+end
+
+-- Adds members to a room's history within its bounds. Nothing is written until each of its
+-- keys has answered a command that, failing, writes nothing: a key this node does not serve
+-- (a script reaching keys of several slots on a cluster, one of them migrating) fails the
+-- room before it is half written. The history answers ZCARD; the byte count, written before
+-- the members, answers SET or INCRBY.
 -- Expiry: a history that exists already carries what its room gave it (none while somebody
--- is present, the retention from when the last one went), and ZADD and SET KEEPTTL keep it;
--- so only a new history asks whether anybody is in the room. Nobody (everybody left before
--- this write arrived, when there was no history key to set an expiry on): it expires here.
+-- is present, the retention from when the last one went), and ZADD, INCRBY and SET KEEPTTL
+-- keep it; so only a new history asks whether anybody is in the room. Nobody (everybody left
+-- before this write arrived, when there was no history key to set an expiry on): it expires
+-- here.
+-- Three calls for one message to a history that exists (ZCARD, INCRBY, ZADD): each
+-- redis.call costs Redis about as much as the ZADD itself (bench/RESULTS.md, eighteenth
+-- session), so the count is raised in one call rather than read and then written.
 local function add_to_history(key, bytes_key, users_key, members, first, last, bounds)
   local card = redis.call('ZCARD', key)
-  local stored_bytes = redis.call('GET', bytes_key)
   local unoccupied = card == 0 and redis.call('EXISTS', users_key) == 0
-  local bytes = 0
-  if card > 0 then bytes = tonumber(stored_bytes or '0') or 0 end
+  local added = 0
+  for j = first, last do added = added + #members[j] end
+  local counted = raise_byte_count(key, bytes_key, card, added)
+  local bytes = counted
   for j = first, last do
+    -- Already there (a write sent again): its bytes were counted, and are taken back.
     if redis.call('ZADD', key, 0, members[j]) == 1 then
       card = card + 1
-      bytes = bytes + #members[j]
+    else
+      bytes = bytes - #members[j]
     end
   end
   bytes = trim_history(key, card, bytes, bounds.threshold, bounds.limit, bounds.max_bytes)
-  redis.call('SET', bytes_key, bytes, 'KEEPTTL')
+  if bytes ~= counted then redis.call('SET', bytes_key, bytes, 'KEEPTTL') end
   if unoccupied then
     redis.call('PEXPIRE', key, bounds.retention_ms)
     redis.call('PEXPIRE', bytes_key, bounds.retention_ms)

@@ -143,6 +143,18 @@ describe("history bounds", () => {
     const { history } = await catchUp(room);
     expect(history.messages.length).toBe(members.length);
   });
+
+  it("counts a garbled byte count again from the stored messages", async () => {
+    const room = newRoom();
+    const alice = await client("alice", room);
+    expect((await say(alice, "alice", "first")).ok).toBe(true);
+    await redis.set(redisServer.keys.historyBytes(room), "not a number");
+    expect((await say(alice, "alice", "second")).ok).toBe(true);
+    const members = await redis.zrange(redisServer.keys.history(room), 0, -1);
+    expect(members.length).toBe(2);
+    const bytes = members.reduce((n, m) => n + Buffer.byteLength(m), 0);
+    expect(Number(await redis.get(redisServer.keys.historyBytes(room)))).toBe(bytes);
+  });
 });
 
 describe("identifiers", () => {
