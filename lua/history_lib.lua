@@ -66,9 +66,10 @@ end
 -- keep it; so only a new history asks whether anybody is in the room. Nobody (everybody left
 -- before this write arrived, when there was no history key to set an expiry on): it expires
 -- here.
--- Three calls for one message to a history that exists (ZCARD, INCRBY, ZADD): each
--- redis.call costs Redis about as much as the ZADD itself (bench/RESULTS.md, eighteenth
--- session), so the count is raised in one call rather than read and then written.
+-- Three calls for one message to a history that exists (ZCARD, INCRBY, ZADD): a redis.call
+-- costs Redis about 2.5 microseconds beyond the command it runs, several times what GET or
+-- SET take (bench/RESULTS.md, eighteenth session), so the count is raised in one call rather
+-- than read and then written.
 local function add_to_history(key, bytes_key, users_key, members, first, last, bounds)
   local card = redis.call('ZCARD', key)
   local unoccupied = card == 0 and redis.call('EXISTS', users_key) == 0
