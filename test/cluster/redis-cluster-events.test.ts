@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { connect, eventually, join, joined, nextEvent, record, sleep, type Client } from "../helpers/clients.js";
 import { ServiceProcess } from "../helpers/process.js";
 import { RedisCluster } from "../helpers/redis-cluster.js";
+import { storedHistory } from "../helpers/test-redis.js";
 
 /**
  * Redis Cluster events survived while a room chats across two instances: a master killed
@@ -197,9 +198,8 @@ describe("Redis Cluster events", () => {
     const redis = redisCluster.client();
     try {
       for (const room of rooms) {
-        const members = await redis.zrange(redisCluster.keys.history(room), 0, -1);
-        const bytes = members.reduce((sum, m) => sum + Buffer.byteLength(m), 0);
-        expect(Number(await redis.get(redisCluster.keys.historyBytes(room)))).toBe(bytes);
+        const { bytes, count } = await storedHistory(redis, redisCluster.keys, room);
+        expect(count).toBe(bytes);
       }
     } finally {
       redis.disconnect();

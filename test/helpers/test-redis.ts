@@ -35,3 +35,17 @@ export async function graceIndexSize(redis: TestRedis, client: Redis | Cluster):
   const sizes = await Promise.all(redis.keys.graceShards.map((key) => client.zcard(key)));
   return sizes.reduce((a, b) => a + b, 0);
 }
+
+/** A room's stored history: its members, their byte total, and the byte count kept beside them. */
+export async function storedHistory(
+  client: Redis | Cluster,
+  keys: RedisKeys,
+  roomId: string,
+): Promise<{ members: string[]; bytes: number; count: number }> {
+  const members = await client.zrange(keys.history(roomId), 0, -1);
+  return {
+    members,
+    bytes: members.reduce((n, m) => n + Buffer.byteLength(m), 0),
+    count: Number(await client.get(keys.historyBytes(roomId))),
+  };
+}

@@ -4,6 +4,7 @@ import { RedisHistoryStore } from "../../src/history/redis-history-store.js";
 import { RedisKeys } from "../../src/redis/keys.js";
 import type { ChatMessage } from "../../src/socket/events.js";
 import { RedisServer } from "../helpers/redis-server.js";
+import { storedHistory } from "../helpers/test-redis.js";
 
 /**
  * The history's byte count stays the true total of its members whatever the appends bring:
@@ -34,15 +35,6 @@ async function appendTogether(messages: ChatMessage[]): Promise<void> {
   await Promise.all(stored);
 }
 
-async function countAndMembers(roomId: string): Promise<{ count: number; members: string[]; total: number }> {
-  const members = await redis.zrange(keys.history(roomId), 0, -1);
-  return {
-    count: Number(await redis.get(keys.historyBytes(roomId))),
-    members,
-    total: members.reduce((n, m) => n + Buffer.byteLength(m), 0),
-  };
-}
-
 beforeAll(async () => {
   server = await RedisServer.start();
   redis = new Redis(server.port);
@@ -67,19 +59,19 @@ describe("the history's byte count", () => {
     const first = message("again", "first");
     await appendTogether([first]);
     await appendTogether([first, message("again", "second")]);
-    const { count, members, total } = await countAndMembers("again");
+    const { count, members, bytes } = await storedHistory(redis, keys, "again");
     expect(members).toHaveLength(2);
-    expect(count).toBe(total);
+    expect(count).toBe(bytes);
   });
 
   it("counts a message twice in one write once, in a new history and in one that exists", async () => {
     const twice = message("twice", "twice");
     await appendTogether([twice, twice]);
-    expect(await countAndMembers("twice")).toMatchObject({ members: [expect.any(String)] });
+    expect(await storedHistory(redis, keys, "twice")).toMatchObject({ members: [expect.any(String)] });
     const again = message("twice", "again");
     await appendTogether([again, again]);
-    const { count, members, total } = await countAndMembers("twice");
+    const { count, members, bytes } = await storedHistory(redis, keys, "twice");
     expect(members).toHaveLength(2);
-    expect(count).toBe(total);
+    expect(count).toBe(bytes);
   });
 });
