@@ -51,8 +51,9 @@ const refusedByRedis = (err: unknown): err is Error => err instanceof Error && e
  * that span rooms are kept around those scripts by separate commands, ordered so that a
  * crash between two of them can leave a stale index entry but never a ghost:
  * - an instance's room index gets the room before the instance's sockets are recorded in
- *   it, and loses it only after they are gone from it and their departures are indexed, so
- *   the reaper of a dead instance always finds every room it held;
+ *   it, and loses it only after they are gone from it, their departures are indexed and no
+ *   join of the instance to the room is on its way, so the reaper of a dead instance always
+ *   finds every room it held;
  * - the grace index gets a departure after the room script set its deadline; a release
  *   (reap, shutdown, write-back) re-reports every user in grace in the room, so a deadline
  *   lost with its instance is indexed again by whoever reaps it;
@@ -60,6 +61,9 @@ const refusedByRedis = (err: unknown): err is Error => err instanceof Error && e
  *   an entry only if it was not indexed anew meanwhile: stale entries cost one check.
  */
 export class RedisRoomStore implements RoomStore {
+  /** Joins between their index entry and their room script's answer, by "<instanceId>\n<roomId>". */
+  private readonly joinsInFlight = new Map<string, number>();
+
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
@@ -77,15 +81,19 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async join(p: PresenceKey & { username: string; instanceId: string; connections: number }): Promise<JoinResult> {
-    // Indexed first: if this instance dies after the room script, its reaper finds the room.
-    await this.redis.sadd(this.keys.instanceRooms(p.instanceId), p.roomId);
-    const [kind, flat, hosts] = await this.redis.roomJoin(
-      ...this.roomKeys(p.roomId),
-      p.userId,
-      p.username,
-      p.instanceId,
-      p.connections,
-    );
+    const inFlight = `${p.instanceId}\n${p.roomId}`;
+    this.joinsInFlight.set(inFlight, (this.joinsInFlight.get(inFlight) ?? 0) + 1);
+    let reply: [string, string[], string[]];
+    try {
+      // Indexed first: if this instance dies after the room script, its reaper finds the room.
+      await this.redis.sadd(this.keys.instanceRooms(p.instanceId), p.roomId);
+      reply = await this.redis.roomJoin(...this.roomKeys(p.roomId), p.userId, p.username, p.instanceId, p.connections);
+    } finally {
+      const n = this.joinsInFlight.get(inFlight)! - 1;
+      if (n === 0) this.joinsInFlight.delete(inFlight);
+      else this.joinsInFlight.set(inFlight, n);
+    }
+    const [kind, flat, hosts] = reply;
     const users = [];
     for (let i = 0; i + 1 < flat.length; i += 2) users.push({ userId: flat[i]!, username: flat[i + 1]! });
     // A departure of this user still in the grace index is stale now: the sweep drops it.
@@ -101,7 +109,7 @@ export class RedisRoomStore implements RoomStore {
       p.graceMs,
     );
     if (deadline >= 0) await this.redis.zadd(this.keys.grace(p.roomId), deadline, graceMember(p.roomId, p.userId));
-    if (stillHosts === 0) await this.redis.srem(this.keys.instanceRooms(p.instanceId), p.roomId);
+    if (stillHosts === 0) await this.unindex(p.instanceId, p.roomId);
     return remaining < 0 ? null : remaining;
   }
 
@@ -113,8 +121,19 @@ export class RedisRoomStore implements RoomStore {
       p.connections,
       this.historyTtlMs,
     );
-    if (stillHosts === 0) await this.redis.srem(this.keys.instanceRooms(p.instanceId), p.roomId);
+    if (stillHosts === 0) await this.unindex(p.instanceId, p.roomId);
     return announce === 1 ? { roomId: p.roomId, userId: p.userId, username } : null;
+  }
+
+  /**
+   * Takes a room out of the instance's index after a script found the instance holds nobody
+   * there, unless a join of this instance to the room is on its way: that join's index entry
+   * may already be in (its script runs after the one that answered here), and removing it
+   * would leave the joiner where no reaper looks. The entry then stays, stale at worst.
+   */
+  private async unindex(instanceId: string, roomId: string): Promise<void> {
+    if (this.joinsInFlight.has(`${instanceId}\n${roomId}`)) return;
+    await this.redis.srem(this.keys.instanceRooms(instanceId), roomId);
   }
 
   /**

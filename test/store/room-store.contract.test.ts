@@ -213,6 +213,22 @@ describe.each(backends)("RoomStore contract (%s)", (name, { make, redis: client,
       expect(await store.heartbeat(A, 100)).toBe(true);
     });
 
+    it("keeps a room in the instance's index while a join there races the departure of its last other socket", async () => {
+      // Bob joins on A while Alice, A's only other socket in the room, leaves. The leave's
+      // script may answer "A holds nobody here" before Bob's join script runs; the index
+      // must still hold the room afterwards, or a reaper of A would never find Bob.
+      await store.heartbeat(A, 100);
+      await join("alice", 1, A);
+      await Promise.all([
+        join("bob", 1, A),
+        store.leave({ roomId: "r1", userId: "alice", instanceId: A, connections: 0 }),
+      ]);
+      expect(await redis.smembers(keys.instanceRooms(A))).toEqual(["r1"]);
+      await sleep(150); // A's lease runs out: A is dead
+      expect(await store.reapDeadInstances(B, GRACE)).toEqual([A]);
+      expect(await confirmWithin(store, GRACE * 5)).toMatchObject([{ roomId: "r1", userId: "bob" }]);
+    });
+
     it("tells a joiner which other live instances hold sockets in the room", async () => {
       await store.heartbeat(A, 10_000);
       await store.heartbeat(B, 10_000);
