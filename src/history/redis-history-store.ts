@@ -109,8 +109,8 @@ export class RedisHistoryStore implements HistoryStore {
   ) {
     redis.defineCommand("historyClaim", { numberOfKeys: 2, lua: readLuaScript("claim.lua") });
     redis.defineCommand("historyClaimStored", { numberOfKeys: 1, lua: readLuaScript("claim_stored.lua") });
-    redis.defineCommand("historyReplace", { numberOfKeys: 2, lua: readLuaScript("history_replace.lua") });
     const lib = readLuaScript("history_lib.lua");
+    redis.defineCommand("historyReplace", { numberOfKeys: 2, lua: `${lib}\n${readLuaScript("history_replace.lua")}` });
     const append = `${lib}\n${readLuaScript("history_append.lua")}`;
     // The same script, allowed to reach undeclared keys of other slots of its node (Redis 7):
     // only for sendToNode, so a server that refuses the flag still takes every other call.

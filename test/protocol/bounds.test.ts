@@ -153,6 +153,24 @@ describe("history bounds", () => {
     expect(members.length).toBe(2);
     expect(count).toBe(bytes);
   });
+
+  it("an edit or a delete counts a garbled byte count again too", async () => {
+    const room = newRoom();
+    const alice = await client("alice", room);
+    const first = await say(alice, "alice", "first");
+    const second = await say(alice, "alice", "second");
+    await redis.set(redisServer.keys.historyBytes(room), "not a number");
+    expect(await alice.emitWithAck("edit_message", { id: first.id, content: "first, fixed" })).toMatchObject({
+      ok: true,
+    });
+    const afterEdit = await storedHistory(redis, redisServer.keys, room);
+    expect(afterEdit.count).toBe(afterEdit.bytes);
+    await redis.set(redisServer.keys.historyBytes(room), "garbled again");
+    expect(await alice.emitWithAck("delete_message", { id: second.id })).toMatchObject({ ok: true });
+    const afterDelete = await storedHistory(redis, redisServer.keys, room);
+    expect(afterDelete.members.length).toBe(2);
+    expect(afterDelete.count).toBe(afterDelete.bytes);
+  });
 });
 
 describe("identifiers", () => {
