@@ -16,6 +16,8 @@ export interface WorkerTask {
   durationMs: number;
   /** join-storm: connect first, join everybody at once on "go". */
   joinStorm: boolean;
+  /** join-storm: also time each join's `chat_history` (the bare floor sends none). */
+  joinHistory?: boolean;
 }
 export interface WorkerResult {
   sent: number;
@@ -24,6 +26,8 @@ export interface WorkerResult {
   duplicates: number;
   misrouted: number;
   latencies: Float64Array;
+  /** join-storm with `joinHistory`: ms from each join to its `chat_history` (`latencies`: to `existing_users`). */
+  historyLatencies?: Float64Array;
 }
 
 const task = JSON.parse(process.env.BENCH_TASK ?? "{}") as WorkerTask;
@@ -66,8 +70,10 @@ function connect(url: string): Promise<Socket> {
   });
 }
 
-function join(m: Member, username: string): Promise<number> {
+/** Joins; resolves with the ms until `existing_users` arrived, and sets `history` to the ms until `chat_history`. */
+function join(m: Member, username: string, history?: (ms: number) => void): Promise<number> {
   const t0 = performance.now();
+  if (history) m.socket.once("chat_history", () => history(performance.now() - t0));
   return new Promise((resolve) => {
     const onSystem = (s: { eventType: string }) => {
       if (s.eventType !== "existing_users") return;
@@ -151,8 +157,16 @@ port.on("message", async (msg: string) => {
     port.postMessage({ type: "ready", connections: members.length });
   } else if (msg === "go") {
     if (task.joinStorm) {
-      const times = await Promise.all(members.map((m) => join(m, m.userId)));
+      const histories: Promise<number>[] = [];
+      const times = await Promise.all(
+        members.map((m) => {
+          let onHistory: ((ms: number) => void) | undefined;
+          if (task.joinHistory) histories.push(new Promise((resolve) => (onHistory = resolve)));
+          return join(m, m.userId, onHistory);
+        }),
+      );
       times.forEach(recordLatency);
+      const historyLatencies = Float64Array.from(await Promise.all(histories));
       port.postMessage({
         type: "done",
         result: {
@@ -162,6 +176,7 @@ port.on("message", async (msg: string) => {
           duplicates: 0,
           misrouted: 0,
           latencies: latencies.slice(0, nLatencies),
+          historyLatencies,
         },
       });
       return;
