@@ -17,13 +17,19 @@ const UNAVAILABLE = /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY|BUSY)\b/
 const answeredByRedis = (err: unknown): boolean =>
   err instanceof Error && err.name === "ReplyError" && !UNAVAILABLE.test(err.message);
 
+/** A change held back by a write-back that ended in memory mode: answered from memory. */
+const NOT_SENT = Symbol("not sent");
+
 /**
  * Redis while it answers, memory while it does not.
  *
  * Every change this instance makes is applied to the memory store as well, so when Redis
  * is lost the memory store already holds this instance's rooms and serves them at once.
  * When Redis answers again, this instance's view is written back ({@link RoomStore.sync})
- * before any later change is sent, and the shared mode resumes by itself.
+ * before any later change is sent, and the shared mode resumes by itself. A write-back takes
+ * several round trips (index, users, release); changes made while it runs are held until it
+ * is done, so none lands between its steps (a leave undone by the user's restore, a join
+ * released as if it had not happened).
  */
 export class FailoverRoomStore implements RoomStore {
   private currentMode: StoreMode;
@@ -31,6 +37,8 @@ export class FailoverRoomStore implements RoomStore {
   lastRecoveryError: string | undefined;
   /** Set when the Redis found cannot be used at all (see {@link refuseShared}). */
   refusal: string | undefined;
+  /** Settles when the write-back under way is done; undefined when none is. */
+  private writeBackDone: Promise<void> | undefined;
 
   constructor(
     private readonly redis: RoomStore,
@@ -89,11 +97,11 @@ export class FailoverRoomStore implements RoomStore {
     if (this.currentMode === "shared" || this.refusal !== undefined) return null;
     try {
       await retryingRoutingRace(() => this.redis.heartbeat(this.options.instanceId, this.options.leaseMs));
-      // The snapshot is taken and sent before any later change can be, so nothing is lost.
+      // The snapshot is taken and written back before any later change is sent, so nothing is lost.
       const users = this.options.snapshot();
       this.currentMode = "shared";
-      const reconnected = await retryingRoutingRace(() =>
-        this.redis.sync(this.options.instanceId, users, this.options.graceMs),
+      const reconnected = await this.writingBack(() =>
+        retryingRoutingRace(() => this.redis.sync(this.options.instanceId, users, this.options.graceMs)),
       );
       this.options.logger.info({ restored: users.length }, "shared mode: room state written to redis");
       this.lastRecoveryError = undefined;
@@ -142,7 +150,22 @@ export class FailoverRoomStore implements RoomStore {
   }
 
   sync(instanceId: string, users: LocalPresence[], graceMs: number): Promise<Departure[]> {
-    return this.sharedOnly((s) => s.sync(instanceId, users, graceMs), []);
+    return this.writingBack(() => this.sharedOnly((s) => s.sync(instanceId, users, graceMs), []));
+  }
+
+  /** Runs a write-back; changes made meanwhile are sent after it (see {@link both}). */
+  private async writingBack<T>(run: () => Promise<T>): Promise<T> {
+    const result = run();
+    const done = result.then(
+      () => {},
+      () => {},
+    );
+    this.writeBackDone = done;
+    try {
+      return await result;
+    } finally {
+      if (this.writeBackDone === done) this.writeBackDone = undefined;
+    }
   }
 
   async deregister(instanceId: string, graceMs: number): Promise<void> {
@@ -162,12 +185,21 @@ export class FailoverRoomStore implements RoomStore {
 
   /** Applies a change to both stores; answers from Redis while it is up, else from memory. */
   private async both<T>(op: (store: RoomStore) => Promise<T>): Promise<T> {
-    // Redis first, so its commands leave in the order the changes happened.
-    const remote = this.currentMode === "shared" ? retryingRoutingRace(() => op(this.redis)) : undefined;
+    // Redis first, so its commands leave in the order the changes happened; during a
+    // write-back, after it, in the same order (each waits on the one promise).
+    const send = () => retryingRoutingRace(() => op(this.redis));
+    const held = this.writeBackDone;
+    const remote: Promise<T | typeof NOT_SENT> | undefined =
+      this.currentMode !== "shared"
+        ? undefined
+        : held
+          ? held.then<T | typeof NOT_SENT>(() => (this.currentMode === "shared" ? send() : NOT_SENT))
+          : send();
     const local = op(this.memory);
     if (remote) {
       try {
-        return await remote;
+        const answer = await remote;
+        if (answer !== NOT_SENT) return answer;
       } catch (err) {
         if (answeredByRedis(err)) {
           // This change alone failed; the memory copy holds it and answers.
