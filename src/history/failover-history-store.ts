@@ -18,6 +18,8 @@ const WRITE_BACK_RETRY_MS = 1000;
  */
 export class FailoverHistoryStore implements HistoryStore {
   private writingBack: Promise<void> | undefined;
+  /** Whether memory may hold messages or claims Redis has not had (cleared by a write-back). */
+  private memoryAhead = false;
   private retryTimer: NodeJS.Timeout | undefined;
   /** Why the last write-back failed, while it has not succeeded since (shown by /ready). */
   lastWriteBackError: string | undefined;
@@ -36,11 +38,13 @@ export class FailoverHistoryStore implements HistoryStore {
   ) {}
 
   append(message: ChatMessage, done: (err?: Error) => void): void {
-    (this.canSequence() ? this.redis : this.memory).append(message, done);
+    if (this.canSequence()) return this.redis.append(message, done);
+    this.memoryAhead = true;
+    this.memory.append(message, done);
   }
 
   async since(roomId: string, afterId?: string): Promise<HistoryPage> {
-    await this.writingBack; // a read after the return sees what memory mode accepted
+    await this.caughtUp(); // a read after the return sees what memory mode accepted
     return this.withFallback("history read failed", (s) => s.since(roomId, afterId));
   }
 
@@ -50,7 +54,7 @@ export class FailoverHistoryStore implements HistoryStore {
   }
 
   async claimClientMessageId(roomId: string, userId: string, clientMessageId: string, messageId: string) {
-    await this.writingBack; // so is a claim made then
+    await this.caughtUp(); // so is a claim made then
     return this.withFallback("dedupe check failed", (s) =>
       s.claimClientMessageId(roomId, userId, clientMessageId, messageId),
     );
@@ -68,11 +72,16 @@ export class FailoverHistoryStore implements HistoryStore {
     clearTimeout(this.retryTimer);
     this.writingBack ??= (async () => {
       const unsynced = this.memory.unsynced();
-      if (unsynced.messages.size === 0 && unsynced.claims.length === 0) return;
+      const empty = (u: typeof unsynced) => u.messages.size === 0 && u.claims.length === 0;
+      if (empty(unsynced)) {
+        this.memoryAhead = false;
+        return;
+      }
       const count = [...unsynced.messages.values()].reduce((n, m) => n + m.length, 0);
       try {
         await this.redis.writeBack(unsynced);
         this.memory.markSynced(unsynced);
+        this.memoryAhead = !empty(this.memory.unsynced()); // memory mode may have come back meanwhile
         this.lastWriteBackError = undefined;
         this.logger.info({ messages: count, claims: unsynced.claims.length }, "history written back to redis");
       } catch (err) {
@@ -112,6 +121,17 @@ export class FailoverHistoryStore implements HistoryStore {
     this.memory.close();
   }
 
+  /**
+   * Waits until Redis has what memory mode accepted, before a read or a claim is sent there.
+   * The room state is written back first and this store's write-back is started after it
+   * ({@link writeBack}), but the mode reads "shared" from the start of the room's: a read or
+   * claim in between starts the write-back itself (a no-op when memory holds nothing new).
+   */
+  private async caughtUp(): Promise<void> {
+    if (this.memoryAhead && this.canSequence()) await this.writeBack();
+    else await this.writingBack;
+  }
+
   private async withFallback<T>(what: string, op: (store: HistoryStore) => Promise<T>): Promise<T> {
     if (this.mode() === "shared") {
       try {
@@ -120,6 +140,7 @@ export class FailoverHistoryStore implements HistoryStore {
         this.logger.warn({ err: (err as Error).message }, `${what}: using this instance's memory`);
       }
     }
+    this.memoryAhead = true; // a claim or a change may be kept here (after a read, the next write-back finds nothing)
     return op(this.memory);
   }
 }

@@ -1,12 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
+import { pino } from "pino";
+import { FailoverHistoryStore } from "../../src/history/failover-history-store.js";
+import { MemoryHistoryStore } from "../../src/history/memory-history-store.js";
 import { RedisHistoryStore } from "../../src/history/redis-history-store.js";
+import type { StoreMode } from "../../src/store/failover-room-store.js";
 import { RedisKeys } from "../../src/redis/keys.js";
 import type { ChatMessage } from "../../src/socket/events.js";
 import { RedisServer } from "../helpers/redis-server.js";
 import { storedHistory } from "../helpers/test-redis.js";
 
 /**
+ * What the history store keeps in Redis, used directly on a private Redis.
+ *
  * The history's byte count stays the true total of its members whatever the appends bring:
  * a message written again (a write-back of what a lost reply had stored already), the same
  * message twice in one write. The append script raises the count before it adds the members,
@@ -73,5 +79,44 @@ describe("the history's byte count", () => {
     const { count, members, bytes } = await storedHistory(redis, keys, "twice");
     expect(members).toHaveLength(2);
     expect(count).toBe(bytes);
+  });
+});
+
+describe("the return from memory mode", () => {
+  // The room state is written back first, and the history's write-back starts once that is
+  // done; in between the mode already reads "shared". A read or a claim made then must still
+  // see what memory mode accepted.
+  const BOUNDS = { limit: 50, maxBytes: 1_000_000, retentionMs: 60_000, dedupeWindowMs: 60_000 };
+
+  function failover() {
+    let mode: StoreMode = "memory";
+    const memory = new MemoryHistoryStore({ ...BOUNDS, isActive: () => true });
+    const history = new FailoverHistoryStore(store, memory, () => mode, pino({ level: "silent" }));
+    return { history, memory, backInShared: () => (mode = "shared") };
+  }
+
+  const appended = (history: FailoverHistoryStore, m: ChatMessage) =>
+    new Promise<void>((resolve, reject) => history.append(m, (err) => (err ? reject(err) : resolve())));
+
+  it("a read before the history's write-back has begun gets memory mode's messages", async () => {
+    const { history, memory, backInShared } = failover();
+    const kept = message("outage-read", "sent while Redis was away");
+    await appended(history, kept);
+    backInShared();
+    const page = await history.since("outage-read");
+    expect(page.messages.map((m) => m.id)).toEqual([kept.id]);
+    expect((await storedHistory(redis, keys, "outage-read")).members).toHaveLength(1);
+    expect(memory.unsynced().messages.size).toBe(0);
+    memory.close();
+  });
+
+  it("a retry claimed before the history's write-back has begun is still a duplicate", async () => {
+    const { history, memory, backInShared } = failover();
+    const kept = message("outage-claim", "sent while Redis was away");
+    expect(await history.claimClientMessageId("outage-claim", "alice", "c-1", kept.id)).toBeNull();
+    await appended(history, kept);
+    backInShared();
+    expect(await history.claimClientMessageId("outage-claim", "alice", "c-1", "another-id")).toBe(kept.id);
+    memory.close();
   });
 });
