@@ -60,7 +60,8 @@ export class FailoverHistoryStore implements HistoryStore {
     );
   }
 
-  change(change: MessageChange): Promise<ChangeResult> {
+  async change(change: MessageChange): Promise<ChangeResult> {
+    await this.caughtUp(); // the message may have been accepted in memory mode
     return this.withFallback("history change failed", (s) => s.change(change));
   }
 
@@ -122,10 +123,10 @@ export class FailoverHistoryStore implements HistoryStore {
   }
 
   /**
-   * Waits until Redis has what memory mode accepted, before a read or a claim is sent there.
-   * The room state is written back first and this store's write-back is started after it
-   * ({@link writeBack}), but the mode reads "shared" from the start of the room's: a read or
-   * claim in between starts the write-back itself (a no-op when memory holds nothing new).
+   * Waits until Redis has what memory mode accepted, before a read, a claim or a change is
+   * sent there. The room state is written back first and this store's write-back is started after it
+   * ({@link writeBack}), but the mode reads "shared" from the start of the room's: a call in
+   * between starts the write-back itself (a no-op when memory holds nothing new).
    */
   private async caughtUp(): Promise<void> {
     if (this.memoryAhead && this.canSequence()) await this.writeBack();

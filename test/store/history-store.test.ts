@@ -110,6 +110,24 @@ describe("the return from memory mode", () => {
     memory.close();
   });
 
+  it("an edit before the history's write-back has begun finds memory mode's message", async () => {
+    const { history, memory, backInShared } = failover();
+    const kept = message("outage-edit", "sent while Redis was away");
+    await appended(history, kept);
+    backInShared();
+    const at = Date.now();
+    const change = {
+      roomId: "outage-edit",
+      id: kept.id,
+      userId: "alice",
+      content: "fixed",
+      at,
+      revision: `${kept.id}-r`,
+    };
+    expect(await history.change(change)).toMatchObject({ ok: true, entry: { id: kept.id, content: "fixed" } });
+    memory.close();
+  });
+
   it("a retry claimed before the history's write-back has begun is still a duplicate", async () => {
     const { history, memory, backInShared } = failover();
     const kept = message("outage-claim", "sent while Redis was away");
