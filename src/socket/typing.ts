@@ -1,4 +1,8 @@
+import { TokenBucket } from "../limits/token-bucket.js";
 import type { UserTyping } from "./events.js";
+
+/** Starts of typing relayed per user at once; then one per throttle period (see TypingTracker). */
+const STARTS_BURST = 10;
 
 interface TypingState {
   roomId: string;
@@ -6,6 +10,8 @@ interface TypingState {
   username: string;
   /** The socket that last said the user is typing (not told its own state back). */
   socketId: string;
+  /** Whether the others were told this user is typing (a start over the budget is not told). */
+  shown: boolean;
   lastRelay: number;
   timer: NodeJS.Timeout;
 }
@@ -22,14 +28,28 @@ export type TypingRelay = (typing: UserTyping, exceptSocketId: string) => void;
  * every instance) as `user_typing`. A `true` is relayed when it starts, then at most once per
  * `throttleMs` while it is renewed; one not renewed within `timeoutMs` ends with a `false`,
  * as do a message, a leave or a confirmed departure of that user (see {@link stop}).
+ *
+ * Starts are budgeted per user (a burst of them, then one per `throttleMs`): a client
+ * switching typing on and off as fast as it can would otherwise have every switch relayed
+ * to the room. A start over the budget is kept but not told, nor is its end; a renewal after
+ * the budget refills tells it. Nothing is refused: typing is never an error.
  */
 export class TypingTracker {
   private readonly typing = new Map<string, TypingState>();
+  private readonly starts = new Map<string, TokenBucket>();
+  private readonly sweepTimer: NodeJS.Timeout;
 
   constructor(
     private readonly options: { timeoutMs: number; throttleMs: number },
     private readonly relay: TypingRelay,
-  ) {}
+  ) {
+    // Forget full budgets now and then, so users who stopped typing cost nothing.
+    this.sweepTimer = setInterval(() => {
+      const now = Date.now();
+      for (const [key, bucket] of this.starts) if (bucket.idle(now)) this.starts.delete(key);
+    }, 30_000);
+    this.sweepTimer.unref();
+  }
 
   /** A socket of the user says whether they are typing. */
   update(socketId: string, roomId: string, userId: string, username: string, isTyping: boolean): void {
@@ -45,12 +65,26 @@ export class TypingTracker {
       state.timer = this.expiry(key);
       state.socketId = socketId;
       state.username = username;
-      if (now - state.lastRelay < this.options.throttleMs) return;
+      if (state.shown && now - state.lastRelay < this.options.throttleMs) return;
+      if (!state.shown && !this.mayStart(key, now)) return;
+      state.shown = true;
       state.lastRelay = now;
     } else {
-      this.typing.set(key, { roomId, userId, username, socketId, lastRelay: now, timer: this.expiry(key) });
+      const shown = this.mayStart(key, now);
+      this.typing.set(key, { roomId, userId, username, socketId, shown, lastRelay: now, timer: this.expiry(key) });
+      if (!shown) return;
     }
     this.relay({ roomId, userId, username, isTyping: true }, socketId);
+  }
+
+  /** Takes one start from the user's budget; false when it is spent. */
+  private mayStart(key: string, now: number): boolean {
+    let bucket = this.starts.get(key);
+    if (!bucket) {
+      bucket = new TokenBucket(1000 / Math.max(1, this.options.throttleMs), STARTS_BURST, now);
+      this.starts.set(key, bucket);
+    }
+    return bucket.take(now);
   }
 
   /** Ends the user's typing, if any (they sent a message, left, or their departure was confirmed). */
@@ -62,8 +96,10 @@ export class TypingTracker {
   }
 
   close(): void {
+    clearInterval(this.sweepTimer);
     for (const state of this.typing.values()) clearTimeout(state.timer);
     this.typing.clear();
+    this.starts.clear();
   }
 
   private expiry(key: string): NodeJS.Timeout {
@@ -78,6 +114,7 @@ export class TypingTracker {
   private end(key: string, state: TypingState, exceptSocketId: string): void {
     clearTimeout(state.timer);
     this.typing.delete(key);
+    if (!state.shown) return; // the others were never told it started
     this.relay(
       { roomId: state.roomId, userId: state.userId, username: state.username, isTyping: false },
       exceptSocketId,

@@ -71,6 +71,29 @@ describe.each([
     expect(seen.filter((t) => t.isTyping).length).toBeLessThan(5);
   });
 
+  it("a typist switching on and off as fast as it can does not flood the room", async () => {
+    const room = newRoom();
+    const alice = await client("alice", room);
+    const bob = await client("bob", room);
+    const seen = record(bob, "user_typing");
+    const t0 = Date.now();
+    for (let i = 0; i < 100; i++) {
+      alice.emit("typing", { isTyping: true });
+      alice.emit("typing", { isTyping: false });
+    }
+    expect(await alice.emitWithAck("typing", { isTyping: false })).toEqual({ ok: true });
+    const elapsed = Date.now() - t0;
+    await bob.emitWithAck("typing", { isTyping: false }); // what was relayed to bob has reached it
+    // The first starts are relayed (a budget of ten), each with its end; then one per throttle
+    // period (a third of the timeout) while the switching lasts; the rest are not.
+    expect(seen.slice(0, 2).map((t) => t.isTyping)).toEqual([true, false]);
+    const budget = 10 + Math.ceil(elapsed / (TYPING_TIMEOUT_MS / 3)) + 1;
+    expect(seen.filter((t) => t.isTyping).length).toBeLessThanOrEqual(budget);
+    expect(seen.filter((t) => !t.isTyping).length).toBe(seen.filter((t) => t.isTyping).length);
+    // Not refused: an honest client is never told off for typing.
+    expect(await alice.emitWithAck("typing", { isTyping: true })).toEqual({ ok: true });
+  });
+
   it("ends typing when the typist leaves, and refuses typing before a join or with a bad payload", async () => {
     const room = newRoom();
     const alice = await client("alice", room);
