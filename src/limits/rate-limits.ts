@@ -2,7 +2,7 @@ import type { RedisClient } from "../redis/connection.js";
 import type { RedisKeys } from "../redis/keys.js";
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { RateLimitConfig } from "../config/config.js";
-import { TokenBucket } from "./token-bucket.js";
+import { KeyedTokenBuckets, TokenBucket } from "./token-bucket.js";
 
 const ABUSE_WINDOW_MS = 10_000;
 
@@ -32,8 +32,7 @@ function sharedLimiter(redis: RedisClient, keyPrefix: string, points: number, du
 export class RateLimits {
   private readonly joins: RateLimiterAbstract | undefined;
   private readonly connections: RateLimiterAbstract | undefined;
-  private readonly userBuckets = new Map<string, TokenBucket>();
-  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly userBuckets: KeyedTokenBuckets | undefined;
 
   constructor(
     private readonly config: RateLimitConfig,
@@ -44,12 +43,9 @@ export class RateLimits {
     if (config.connectionsPerMinute > 0) {
       this.connections = sharedLimiter(redis, keys.rateLimit("conn"), config.connectionsPerMinute, 60);
     }
-    // Forget full buckets now and then, so idle users cost nothing.
-    this.sweepTimer = setInterval(() => {
-      const now = Date.now();
-      for (const [user, bucket] of this.userBuckets) if (bucket.idle(now)) this.userBuckets.delete(user);
-    }, 30_000);
-    this.sweepTimer.unref();
+    if (config.messagesPerSecond > 0) {
+      this.userBuckets = new KeyedTokenBuckets(config.messagesPerSecond, config.messagesBurst);
+    }
   }
 
   /** A new connection from `ip`; false when over the limit. */
@@ -64,21 +60,11 @@ export class RateLimits {
 
   /** A limiter for one connection's messages (synchronous). */
   forConnection(): ConnectionLimiter {
-    return new ConnectionLimiter(this.config, (userId) => this.userBucket(userId));
+    return new ConnectionLimiter(this.config, this.userBuckets);
   }
 
   close(): void {
-    clearInterval(this.sweepTimer);
-  }
-
-  private userBucket(userId: string): TokenBucket | undefined {
-    if (this.config.messagesPerSecond === 0) return undefined;
-    let bucket = this.userBuckets.get(userId);
-    if (!bucket) {
-      bucket = new TokenBucket(this.config.messagesPerSecond, this.config.messagesBurst);
-      this.userBuckets.set(userId, bucket);
-    }
-    return bucket;
+    this.userBuckets?.close();
   }
 }
 
@@ -101,7 +87,8 @@ export class ConnectionLimiter {
 
   constructor(
     private readonly config: RateLimitConfig,
-    private readonly userBucket: (userId: string) => TokenBucket | undefined,
+    /** The per-user budgets, shared by the user's connections on this instance. */
+    private readonly userBuckets: KeyedTokenBuckets | undefined,
   ) {
     if (config.messagesPerSecond > 0) this.bucket = new TokenBucket(config.messagesPerSecond, config.messagesBurst);
   }
@@ -110,7 +97,7 @@ export class ConnectionLimiter {
   allowMessage(userId: string): boolean {
     if (!this.bucket) return true;
     const now = Date.now();
-    return this.bucket.take(now) && this.userBucket(userId)!.take(now);
+    return this.bucket.take(now) && this.userBuckets!.take(userId, now);
   }
 
   /** Records a refusal of this connection's events; returns the refusals in the current window. */

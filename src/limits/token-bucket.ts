@@ -30,3 +30,39 @@ export class TokenBucket {
     return this.tokens + ((now - this.last) / 1000) * this.ratePerSecond >= Math.max(1, this.burst);
   }
 }
+
+/**
+ * One token bucket per key (a user, a user in a room), made on first use. Full buckets are
+ * forgotten now and then, so keys that went quiet cost nothing.
+ */
+export class KeyedTokenBuckets {
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+    sweepMs = 30_000,
+  ) {
+    this.sweepTimer = setInterval(() => {
+      const now = Date.now();
+      for (const [key, bucket] of this.buckets) if (bucket.idle(now)) this.buckets.delete(key);
+    }, sweepMs);
+    this.sweepTimer.unref();
+  }
+
+  /** Takes one token from `key`'s bucket; false when it is empty. */
+  take(key: string, now = Date.now()): boolean {
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      bucket = new TokenBucket(this.ratePerSecond, this.burst, now);
+      this.buckets.set(key, bucket);
+    }
+    return bucket.take(now);
+  }
+
+  close(): void {
+    clearInterval(this.sweepTimer);
+    this.buckets.clear();
+  }
+}

@@ -1,4 +1,4 @@
-import { TokenBucket } from "../limits/token-bucket.js";
+import { KeyedTokenBuckets } from "../limits/token-bucket.js";
 import type { UserTyping } from "./events.js";
 
 /** Starts of typing relayed per user at once; then one per throttle period (see TypingTracker). */
@@ -36,19 +36,13 @@ export type TypingRelay = (typing: UserTyping, exceptSocketId: string) => void;
  */
 export class TypingTracker {
   private readonly typing = new Map<string, TypingState>();
-  private readonly starts = new Map<string, TokenBucket>();
-  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly starts: KeyedTokenBuckets;
 
   constructor(
     private readonly options: { timeoutMs: number; throttleMs: number },
     private readonly relay: TypingRelay,
   ) {
-    // Forget full budgets now and then, so users who stopped typing cost nothing.
-    this.sweepTimer = setInterval(() => {
-      const now = Date.now();
-      for (const [key, bucket] of this.starts) if (bucket.idle(now)) this.starts.delete(key);
-    }, 30_000);
-    this.sweepTimer.unref();
+    this.starts = new KeyedTokenBuckets(1000 / Math.max(1, options.throttleMs), STARTS_BURST);
   }
 
   /** A socket of the user says whether they are typing. */
@@ -66,25 +60,15 @@ export class TypingTracker {
       state.socketId = socketId;
       state.username = username;
       if (state.shown && now - state.lastRelay < this.options.throttleMs) return;
-      if (!state.shown && !this.mayStart(key, now)) return;
+      if (!state.shown && !this.starts.take(key, now)) return;
       state.shown = true;
       state.lastRelay = now;
     } else {
-      const shown = this.mayStart(key, now);
+      const shown = this.starts.take(key, now);
       this.typing.set(key, { roomId, userId, username, socketId, shown, lastRelay: now, timer: this.expiry(key) });
       if (!shown) return;
     }
     this.relay({ roomId, userId, username, isTyping: true }, socketId);
-  }
-
-  /** Takes one start from the user's budget; false when it is spent. */
-  private mayStart(key: string, now: number): boolean {
-    let bucket = this.starts.get(key);
-    if (!bucket) {
-      bucket = new TokenBucket(1000 / Math.max(1, this.options.throttleMs), STARTS_BURST, now);
-      this.starts.set(key, bucket);
-    }
-    return bucket.take(now);
   }
 
   /** Ends the user's typing, if any (they sent a message, left, or their departure was confirmed). */
@@ -96,10 +80,9 @@ export class TypingTracker {
   }
 
   close(): void {
-    clearInterval(this.sweepTimer);
     for (const state of this.typing.values()) clearTimeout(state.timer);
     this.typing.clear();
-    this.starts.clear();
+    this.starts.close();
   }
 
   private expiry(key: string): NodeJS.Timeout {
