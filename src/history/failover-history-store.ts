@@ -18,8 +18,6 @@ const WRITE_BACK_RETRY_MS = 1000;
  */
 export class FailoverHistoryStore implements HistoryStore {
   private writingBack: Promise<void> | undefined;
-  /** Whether memory may hold messages or claims Redis has not had (cleared by a write-back). */
-  private memoryAhead = false;
   private retryTimer: NodeJS.Timeout | undefined;
   /** Why the last write-back failed, while it has not succeeded since (shown by /ready). */
   lastWriteBackError: string | undefined;
@@ -38,9 +36,7 @@ export class FailoverHistoryStore implements HistoryStore {
   ) {}
 
   append(message: ChatMessage, done: (err?: Error) => void): void {
-    if (this.canSequence()) return this.redis.append(message, done);
-    this.memoryAhead = true;
-    this.memory.append(message, done);
+    (this.canSequence() ? this.redis : this.memory).append(message, done);
   }
 
   async since(roomId: string, afterId?: string): Promise<HistoryPage> {
@@ -73,16 +69,11 @@ export class FailoverHistoryStore implements HistoryStore {
     clearTimeout(this.retryTimer);
     this.writingBack ??= (async () => {
       const unsynced = this.memory.unsynced();
-      const empty = (u: typeof unsynced) => u.messages.size === 0 && u.claims.length === 0;
-      if (empty(unsynced)) {
-        this.memoryAhead = false;
-        return;
-      }
+      if (unsynced.messages.size === 0 && unsynced.claims.length === 0) return;
       const count = [...unsynced.messages.values()].reduce((n, m) => n + m.length, 0);
       try {
         await this.redis.writeBack(unsynced);
         this.memory.markSynced(unsynced);
-        this.memoryAhead = !empty(this.memory.unsynced()); // memory mode may have come back meanwhile
         this.lastWriteBackError = undefined;
         this.logger.info({ messages: count, claims: unsynced.claims.length }, "history written back to redis");
       } catch (err) {
@@ -124,13 +115,14 @@ export class FailoverHistoryStore implements HistoryStore {
 
   /**
    * Waits until Redis has what memory mode accepted, before a read, a claim or a change is
-   * sent there. The room state is written back first and this store's write-back is started after it
-   * ({@link writeBack}), but the mode reads "shared" from the start of the room's: a call in
-   * between starts the write-back itself (a no-op when memory holds nothing new).
+   * sent there. The room state is written back first and this store's write-back is started
+   * after it ({@link writeBack}), but the mode reads "shared" from the start of the room's: a
+   * call in between starts the write-back itself. Not while write-backs fail: the retry timer
+   * tries again, and calls do not each wait for another failure.
    */
   private async caughtUp(): Promise<void> {
-    if (this.memoryAhead && this.canSequence()) await this.writeBack();
-    else await this.writingBack;
+    const due = this.memory.holdsUnsynced && this.canSequence() && this.lastWriteBackError === undefined;
+    await (due ? this.writeBack() : this.writingBack);
   }
 
   private async withFallback<T>(what: string, op: (store: HistoryStore) => Promise<T>): Promise<T> {
@@ -141,7 +133,6 @@ export class FailoverHistoryStore implements HistoryStore {
         this.logger.warn({ err: (err as Error).message }, `${what}: using this instance's memory`);
       }
     }
-    this.memoryAhead = true; // a claim or a change may be kept here (after a read, the next write-back finds nothing)
     return op(this.memory);
   }
 }

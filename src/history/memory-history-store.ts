@@ -49,6 +49,8 @@ export class MemoryHistoryStore implements HistoryStore {
   private readonly rooms = new Map<string, RoomHistory>();
   private readonly claims = new Map<string, Claim>();
   private readonly sweepTimer: NodeJS.Timeout;
+  /** Set by every write the shared history lacks; recounted by {@link unsynced} and {@link markSynced}. */
+  private behind = false;
 
   constructor(private readonly options: HistoryBounds & { isActive: (roomId: string) => boolean }) {
     this.sweepTimer = setInterval(() => this.sweep(), Math.min(60_000, Math.max(1000, options.retentionMs / 2)));
@@ -71,6 +73,7 @@ export class MemoryHistoryStore implements HistoryStore {
     room.messages.push(entry);
     room.bytes += storedBytes(entry);
     room.unsynced++;
+    this.behind = true;
     room.lastWrite = Date.now();
     // Ids are issued in order here, so the array stays sorted; trim from the front (never
     // the newest: one message always fits).
@@ -129,7 +132,13 @@ export class MemoryHistoryStore implements HistoryStore {
       expires: now + this.options.dedupeWindowMs,
       synced: false,
     });
+    this.behind = true;
     return null;
+  }
+
+  /** Whether this store may hold what the shared history lacks (cheap: no scan). */
+  get holdsUnsynced(): boolean {
+    return this.behind;
   }
 
   /** What the shared history lacks of what this store accepted. */
@@ -140,6 +149,7 @@ export class MemoryHistoryStore implements HistoryStore {
     }
     const now = Date.now();
     const claims = [...this.claims.values()].filter((c) => !c.synced && c.expires > now);
+    this.behind = messages.size > 0 || claims.length > 0;
     return { messages, claims };
   }
 
@@ -154,6 +164,7 @@ export class MemoryHistoryStore implements HistoryStore {
       room.unsynced = Math.min(room.unsynced, newer);
     }
     for (const claim of written.claims) claim.synced = true;
+    this.unsynced(); // recounts `behind`: memory mode may have come back meanwhile
   }
 
   close(): void {
