@@ -8,6 +8,7 @@ import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { PresenceService } from "../presence/presence-service.js";
 import type { RoomHosts } from "../presence/room-hosts.js";
+import { InFlight } from "../in-flight.js";
 import { ChatError, ErrorCode } from "./errors.js";
 import type {
   Ack,
@@ -289,7 +290,7 @@ export function registerChatHandlers(
    * Rooms with sequenced sends still unanswered: they stay on that path until the answers
    * are in, so a later message cannot overtake an earlier one when the room's other hosts go.
    */
-  const sequencedInFlight = new Map<string, number>();
+  const sequencedInFlight = new InFlight();
 
   /**
    * A room served by several instances: its messages go through Redis first (stored and
@@ -299,7 +300,7 @@ export function registerChatHandlers(
    */
   const sendSequenced = (socket: ChatSocket, message: ChatMessage, ack: Ack | undefined): void => {
     const { roomId } = message;
-    sequencedInFlight.set(roomId, (sequencedInFlight.get(roomId) ?? 0) + 1);
+    sequencedInFlight.begin(roomId);
     deps.sequencer
       .send(message, socket.id)
       .then(
@@ -327,9 +328,7 @@ export function registerChatHandlers(
         },
       )
       .finally(() => {
-        const n = sequencedInFlight.get(roomId)! - 1;
-        if (n === 0) sequencedInFlight.delete(roomId);
-        else sequencedInFlight.set(roomId, n);
+        sequencedInFlight.end(roomId);
       });
   };
 

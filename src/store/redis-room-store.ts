@@ -2,6 +2,7 @@ import type { RedisClient } from "../redis/connection.js";
 import type { RedisKeys } from "../redis/keys.js";
 import type { Departure, JoinResult, LocalPresence, PresenceKey, RoomStore, StoredUser } from "./room-store.js";
 import { definePresenceScripts } from "./redis-scripts.js";
+import { InFlight } from "../in-flight.js";
 
 interface StoredValue {
   username?: unknown;
@@ -32,6 +33,9 @@ const parseStored = (userId: string, raw: string): StoredUser => {
 /** A grace index member: "<roomId>\n<userId>" (a room id holds no control character). */
 const graceMember = (roomId: string, userId: string) => `${roomId}\n${userId}`;
 
+/** An instance's join to a room, as {@link RedisRoomStore}'s joins on their way are counted. */
+const joinKey = (instanceId: string, roomId: string) => `${instanceId}\n${roomId}`;
+
 /** A user a write-back could not store, and Redis's reason. */
 export interface SyncFailure {
   roomId: string;
@@ -61,8 +65,8 @@ const refusedByRedis = (err: unknown): err is Error => err instanceof Error && e
  *   an entry only if it was not indexed anew meanwhile: stale entries cost one check.
  */
 export class RedisRoomStore implements RoomStore {
-  /** Joins between their index entry and their room script's answer, by "<instanceId>\n<roomId>". */
-  private readonly joinsInFlight = new Map<string, number>();
+  /** Joins between their index entry and their room script's answer, by {@link joinKey}. */
+  private readonly joinsInFlight = new InFlight();
 
   constructor(
     private readonly redis: RedisClient,
@@ -81,17 +85,15 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async join(p: PresenceKey & { username: string; instanceId: string; connections: number }): Promise<JoinResult> {
-    const inFlight = `${p.instanceId}\n${p.roomId}`;
-    this.joinsInFlight.set(inFlight, (this.joinsInFlight.get(inFlight) ?? 0) + 1);
+    const inFlight = joinKey(p.instanceId, p.roomId);
+    this.joinsInFlight.begin(inFlight);
     let reply: [string, string[], string[]];
     try {
       // Indexed first: if this instance dies after the room script, its reaper finds the room.
       await this.redis.sadd(this.keys.instanceRooms(p.instanceId), p.roomId);
       reply = await this.redis.roomJoin(...this.roomKeys(p.roomId), p.userId, p.username, p.instanceId, p.connections);
     } finally {
-      const n = this.joinsInFlight.get(inFlight)! - 1;
-      if (n === 0) this.joinsInFlight.delete(inFlight);
-      else this.joinsInFlight.set(inFlight, n);
+      this.joinsInFlight.end(inFlight);
     }
     const [kind, flat, hosts] = reply;
     const users = [];
@@ -132,7 +134,7 @@ export class RedisRoomStore implements RoomStore {
    * would leave the joiner where no reaper looks. The entry then stays, stale at worst.
    */
   private async unindex(instanceId: string, roomId: string): Promise<void> {
-    if (this.joinsInFlight.has(`${instanceId}\n${roomId}`)) return;
+    if (this.joinsInFlight.has(joinKey(instanceId, roomId))) return;
     await this.redis.srem(this.keys.instanceRooms(instanceId), roomId);
   }
 
