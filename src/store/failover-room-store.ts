@@ -185,16 +185,8 @@ export class FailoverRoomStore implements RoomStore {
 
   /** Applies a change to both stores; answers from Redis while it is up, else from memory. */
   private async both<T>(op: (store: RoomStore) => Promise<T>): Promise<T> {
-    // Redis first, so its commands leave in the order the changes happened; during a
-    // write-back, after it, in the same order (each waits on the one promise).
-    const send = () => retryingRoutingRace(() => op(this.redis));
-    const held = this.writeBackDone;
-    const remote: Promise<T | typeof NOT_SENT> | undefined =
-      this.currentMode !== "shared"
-        ? undefined
-        : held
-          ? held.then<T | typeof NOT_SENT>(() => (this.currentMode === "shared" ? send() : NOT_SENT))
-          : send();
+    // Redis first, so its commands leave in the order the changes happened.
+    const remote = this.currentMode === "shared" ? this.toRedis(op) : undefined;
     const local = op(this.memory);
     if (remote) {
       try {
@@ -213,6 +205,19 @@ export class FailoverRoomStore implements RoomStore {
       }
     }
     return local;
+  }
+
+  /**
+   * Sends a change to Redis: at once (before this returns), or, during a write-back, after it
+   * and in the order the changes came (each waits on the one promise); not at all when the
+   * write-back ended in memory mode.
+   */
+  private async toRedis<T>(op: (store: RoomStore) => Promise<T>): Promise<T | typeof NOT_SENT> {
+    if (this.writeBackDone) {
+      await this.writeBackDone;
+      if (this.currentMode !== "shared") return NOT_SENT;
+    }
+    return retryingRoutingRace(() => op(this.redis));
   }
 
   private async sharedOnly<T>(op: (store: RoomStore) => Promise<T>, fallback: T): Promise<T> {
