@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { readLuaScript } from "../src/redis/lua.js";
+import { args, flag } from "./args.js";
 import { cpuSeconds } from "./proc-stats.js";
 import { median } from "./stats.js";
 import { startRedis } from "./targets.js";
@@ -38,17 +39,12 @@ const PUBSUB_VARIANTS = {
 } as const;
 type Variant = (typeof VARIANTS)[keyof typeof VARIANTS] | (typeof PUBSUB_VARIANTS)[keyof typeof PUBSUB_VARIANTS];
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
 const pubsub = args.includes("--pubsub");
 const opts = {
-  rate: flag("rate", 2000),
-  windowMs: flag("window", pubsub ? 5 : 20),
-  seconds: flag("seconds", 10),
-  rounds: flag("rounds", 2),
+  rate: Number(flag("rate", "2000")),
+  windowMs: Number(flag("window", pubsub ? "5" : "20")),
+  seconds: Number(flag("seconds", "10")),
+  rounds: Number(flag("rounds", "2")),
   rooms: 500,
 };
 
