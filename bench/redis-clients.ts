@@ -110,12 +110,18 @@ async function child(variant: Variant, port: number): Promise<{ cpu: number; wri
         Promise.all([...byRoom(batch)].map(([k, members]) => redis.sendCommand(["RPUSH", k, ...members])));
     }
     if (variant === "node-redis-script" || variant === "node-redis-noop-script") {
-      const script = variant === "node-redis-script" ? readLuaScript("history_append.lua") : "return {}";
+      const script =
+        variant === "node-redis-script"
+          ? `${readLuaScript("history_lib.lua")}\n${readLuaScript("history_append.lua")}`
+          : "return {}";
       write = (batch) => {
         const byKey = byRoom(batch);
-        const argv = ["116", "100"];
+        // As RedisHistoryStore calls it: three keys per room (history, byte count, users), the
+        // bounds (threshold, limit, bytes, retention), then each room's count and members.
+        const keys = [...byKey.keys()].flatMap((k) => [k, `${k}:bytes`, `${k}:users`]);
+        const argv = ["116", "100", "1000000", "86400000"];
         for (const members of byKey.values()) argv.push(String(members.length), ...members);
-        return redis.sendCommand(["EVAL", script, String(byKey.size), ...byKey.keys(), ...argv]);
+        return redis.sendCommand(["EVAL", script, String(byKey.size * 3), ...keys, ...argv]);
       };
     }
     close = async () => void redis.destroy();
